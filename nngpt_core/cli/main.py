@@ -1,0 +1,41 @@
+"""The `nngpt` console script.
+
+    nngpt --help
+
+Each command group lives in its own module and registers itself here. Errors the user can act on
+(NngptError) print one line to stderr and exit with their code (2 for configuration errors).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from nngpt_core.cli import db as db_commands
+from nngpt_core.errors import NngptError
+
+app = typer.Typer(
+    name="nngpt",
+    help="Turn a code LLM into a designer of novel neural architectures (NNGPT/LEMUR closed loop).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(db_commands.db_app, name="db")
+app.command("import")(db_commands.import_architectures)
+
+
+def main() -> None:
+    try:
+        app()
+    except NngptError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

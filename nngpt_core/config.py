@@ -1,0 +1,222 @@
+"""The one typed configuration tree of a run: `RunConfig`, loadable from YAML.
+
+    from nngpt_core.config import load_config
+    cfg = load_config("configs/smoke.yaml")          # or load_config(None) for the defaults
+    print(cfg.store.resolved_url(masked=True))
+
+Every field has a default and a one-line description (shown as a form in the Prefect UI).
+The database URL may also come from the environment variable NNGPT_DATABASE_URL, which wins
+over the file. Invalid input raises ConfigError with one line naming the field and the problem.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from nngpt_core.errors import ConfigError
+
+DATABASE_URL_ENV = "NNGPT_DATABASE_URL"
+DATA_DIR_ENV = "NNGPT_DATA_DIR"
+
+
+class Section(BaseModel):
+    """Base of every config section: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelConfig(Section):
+    name_or_path: str = Field("models/bootstrap", description="Hugging Face model id or local path of the base causal LM.")
+    adapter_id: int | None = Field(None, description="Stored adapter to start from (its earlier adapters are applied too); None = base model.")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field("auto", description="Weights dtype; auto = bfloat16 on CUDA, float32 on CPU.")
+    device: str = Field("auto", description="Device for the LM: auto, cpu, cuda or cuda:N.")
+    load_in_4bit: bool = Field(False, description="Load the base model in 4-bit with bitsandbytes (CUDA only).")
+    local_files_only: bool = Field(True, description="Never reach for the Hugging Face hub; models must be on disk or in the HF cache.")
+
+
+class GenerationConfig(Section):
+    candidates_per_cycle: int = Field(32, ge=1, description="Completions requested per cycle.")
+    batch_size: int = Field(8, ge=1, description="Prompts sampled together in one generate() call.")
+    temperature: float = Field(0.8, gt=0, le=5, description="Sampling temperature.")
+    top_p: float = Field(0.95, gt=0, le=1, description="Nucleus sampling mass.")
+    top_k: int = Field(50, ge=0, description="Top-k sampling (0 disables it).")
+    max_new_tokens: int = Field(1024, ge=16, description="Maximum tokens generated per completion.")
+    seed: int = Field(0, description="Sampling seed; each cycle derives its own from it.")
+    prompt_template: str = Field("default", description="Prompt template name (a file in nngpt_core/llm/prompts/) or a path.")
+    references_per_prompt: int = Field(1, ge=0, le=4, description="Reference architectures retrieved from the store into each prompt.")
+    param_budget: int = Field(2_000_000, ge=1000, description="Parameter budget stated in the prompt.")
+
+
+class EvaluationConfig(Section):
+    dataset: str = Field("digits32", description="Dataset name from the registry (digits, digits32, cifar10, ...).")
+    data_dir: Path = Field(Path("data"), description="Directory holding torchvision datasets.")
+    download: bool = Field(False, description="Download missing torchvision datasets when the network allows.")
+    epochs: int = Field(1, ge=1, description="Training epochs per candidate (1 = the paper's low-fidelity score).")
+    train_subset: int | None = Field(None, ge=1, description="Use only this many training samples (None = all).")
+    test_subset: int | None = Field(None, ge=1, description="Use only this many test samples (None = all).")
+    device: str = Field("cpu", description="Device for candidate training: cpu, cuda or cuda:N.")
+    workers: int = Field(2, ge=1, description="Sandbox processes evaluating candidates in parallel.")
+    timeout_s: float = Field(120.0, gt=0, description="Wall-clock limit per candidate, seconds.")
+    memory_limit_mb: int = Field(4096, ge=256, description="Address-space limit of a sandboxed candidate, MiB.")
+    max_params: int = Field(5_000_000, ge=1, description="Parameter budget; larger candidates are too_large.")
+    max_flops: int = Field(2_000_000_000, ge=1, description="FLOPs per sample budget; larger candidates are too_large.")
+    seed: int = Field(0, description="Seed for weight init, batch order and augmentation.")
+    hyperparameters: dict[str, float] = Field(
+        default_factory=lambda: {"lr": 0.01, "momentum": 0.9, "batch": 32, "dropout": 0.2},
+        description="Values for known hyperparameter keys (the paper's SGD recipe); unknown keys get neutral_value.",
+    )
+    neutral_value: float = Field(0.5, ge=0, le=1, description="Value for hyperparameter keys without a documented default.")
+    allowed_imports: list[str] = Field(
+        default_factory=lambda: [
+            "torch", "torch.nn", "torch.nn.functional", "math", "typing", "collections",
+            "functools", "itertools", "numbers", "dataclasses",
+        ],
+        description="Modules generated code may import (static check; the sandbox is the boundary).",
+    )
+
+
+class NoveltyConfig(Section):
+    shingle_k: int = Field(5, ge=1, le=32, description="Tokens per shingle of the lexical signature.")
+    num_perm: int = Field(128, ge=16, le=1024, description="MinHash permutations (recorded; other settings are refused).")
+    seed: int = Field(1, description="MinHash seed (recorded; other settings are refused).")
+    lexical_threshold: float = Field(0.8, gt=0, le=1, description="Estimated Jaccard at or above which code is a near-duplicate.")
+    structural_threshold: float = Field(0.9, gt=0, le=1, description="Structural Jaccard at or above which an architecture is a near-duplicate.")
+    top_k: int = Field(5, ge=1, description="Nearest stored architectures returned by a query.")
+
+
+class SelectionConfig(Section):
+    min_accuracy: float = Field(0.40, ge=0, le=1, description="First-epoch accuracy an admitted candidate needs to become an SFT example.")
+    share_threshold: float = Field(0.40, ge=0, le=1, description="Accuracy threshold of the 'share above' cycle metric.")
+    chance_multiplier: float = Field(1.2, ge=1, description="Admission needs accuracy above this multiple of chance.")
+    min_examples: int = Field(4, ge=0, description="Top up with the best admitted candidates when fewer than this qualify.")
+    max_examples: int = Field(64, ge=1, description="At most this many SFT examples per cycle.")
+
+
+class SFTConfig(Section):
+    r: int = Field(8, ge=1, description="LoRA rank.")
+    alpha: int = Field(16, ge=1, description="LoRA alpha.")
+    dropout: float = Field(0.05, ge=0, lt=1, description="LoRA dropout.")
+    target_modules: list[str] = Field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"],
+        description="Module names LoRA wraps.",
+    )
+    learning_rate: float = Field(2e-4, gt=0, description="AdamW learning rate.")
+    epochs: float = Field(2.0, gt=0, description="Passes over the cycle's SFT examples.")
+    batch_size: int = Field(4, ge=1, description="Per-device train batch size.")
+    max_seq_length: int = Field(2048, ge=64, description="Longer prompt+completion pairs are truncated.")
+    output_dir: Path = Field(Path("adapters"), description="Where adapters are saved (relative to the data dir).")
+
+
+class StoreConfig(Section):
+    url: str | None = Field(None, description=f"SQLAlchemy URL; None = sqlite:///<data_dir>/nngpt.db. {DATABASE_URL_ENV} overrides it.")
+    data_dir: Path = Field(Path(".nngpt"), description=f"Directory for the embedded database, adapters and reports ({DATA_DIR_ENV} overrides it).")
+    echo_sql: bool = Field(False, description="Log every SQL statement (debugging).")
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            validate_database_url(value)
+        return value
+
+    def resolved_data_dir(self) -> Path:
+        return Path(os.environ.get(DATA_DIR_ENV) or self.data_dir)
+
+    def resolved_url(self, masked: bool = False) -> str:
+        url = os.environ.get(DATABASE_URL_ENV) or self.url
+        if url:
+            validate_database_url(url, source=DATABASE_URL_ENV if os.environ.get(DATABASE_URL_ENV) else "store.url")
+        else:
+            url = f"sqlite:///{(self.resolved_data_dir() / 'nngpt.db').resolve()}"
+        return mask_url(url) if masked else url
+
+
+class RunConfig(Section):
+    name: str = Field("nngpt", description="Run name shown in reports and the Prefect UI.")
+    seed: int = Field(0, description="Master seed of the run.")
+    cycles: int = Field(3, ge=1, description="Generate-evaluate-filter-admit-fine-tune cycles to run.")
+    model: ModelConfig = Field(default_factory=ModelConfig, description="The code LLM.")
+    generation: GenerationConfig = Field(default_factory=GenerationConfig, description="Sampling.")
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig, description="Sandboxed low-fidelity evaluation.")
+    novelty: NoveltyConfig = Field(default_factory=NoveltyConfig, description="Near-duplicate filter.")
+    selection: SelectionConfig = Field(default_factory=SelectionConfig, description="Admission and SFT example selection.")
+    sft: SFTConfig = Field(default_factory=SFTConfig, description="LoRA fine-tuning.")
+    store: StoreConfig = Field(default_factory=StoreConfig, description="Results store.")
+
+
+_DRIVERS = ("sqlite", "postgresql")
+
+
+def validate_database_url(url: str, source: str = "store.url") -> None:
+    """Raise ConfigError unless `url` is a SQLAlchemy URL for SQLite or PostgreSQL."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError) as exc:
+        raise ConfigError(f"{source}: not a database URL ({type(exc).__name__})") from None
+    backend = parsed.get_backend_name()
+    if backend not in _DRIVERS:
+        raise ConfigError(f"{source}: unsupported database '{backend}' (use sqlite:/// or postgresql://)")
+    if backend == "postgresql" and not parsed.database:
+        raise ConfigError(f"{source}: PostgreSQL URL names no database")
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password replaced by ***, safe for logs."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL may still contain a secret: show nothing of it
+        return "<unparsable database URL>"
+
+
+def _format_validation_error(exc: ValidationError, origin: str) -> str:
+    first = exc.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or "<root>"
+    problem = first["msg"]
+    if "url" in field:  # never echo a URL back: it may hold a password
+        return f"{origin}: {field}: {problem.split(':')[0]}"
+    value = first.get("input")
+    shown = "" if isinstance(value, dict) or value is None else f" (got {value!r})"
+    return f"{origin}: {field}: {problem}{shown}"
+
+
+def config_from_dict(data: dict[str, Any] | None, origin: str = "config") -> RunConfig:
+    try:
+        return RunConfig.model_validate(data or {})
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc, origin)) from None
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> RunConfig:
+    """Load a RunConfig from YAML (None = defaults), then apply dotted `overrides` like {"cycles": 2}."""
+    data: dict[str, Any] = {}
+    origin = "config"
+    if path is not None:
+        path = Path(path)
+        origin = str(path)
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found")
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark else ""
+            raise ConfigError(f"{path}: invalid YAML{where}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: top level must be a mapping of sections")
+    for dotted, value in (overrides or {}).items():
+        node = data
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return config_from_dict(data, origin)

@@ -1,0 +1,1 @@
+"""Novelty: code normalization, MinHash signatures and the database-backed LSH index."""

@@ -1,0 +1,32 @@
+"""Code normalization for identity: the architecture hash ignores comments, docstrings and formatting.
+
+    from nngpt_core.novelty.normalize import normalize_code, code_hash
+    code_hash(src) == code_hash(reformatted_src)   # True
+
+The raw code is stored as written; only the hash uses the normal form.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+
+
+def _strip_docstrings(tree: ast.AST) -> None:
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.Pass()]
+
+
+def normalize_code(source: str) -> str:
+    """Source without comments, docstrings or formatting differences. Raises SyntaxError."""
+    tree = ast.parse(source)
+    _strip_docstrings(tree)
+    return ast.unparse(tree)
+
+
+def code_hash(source: str) -> str:
+    """SHA-256 hex digest of the normalized code: an architecture's identity."""
+    return hashlib.sha256(normalize_code(source).encode()).hexdigest()

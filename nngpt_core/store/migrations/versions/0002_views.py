@@ -1,0 +1,24 @@
+"""SQL views: cycle_metrics (the DESIGN.md metrics per run and cycle) and leaderboard.
+
+Revision ID: 0002
+Revises: 0001
+"""
+
+from alembic import op
+
+from nngpt_core.store.views import CREATE_VIEWS, DROP_VIEWS
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    for statement in CREATE_VIEWS:
+        op.execute(statement)
+
+
+def downgrade() -> None:
+    for statement in DROP_VIEWS:
+        op.execute(statement)

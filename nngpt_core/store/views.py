@@ -1,0 +1,57 @@
+"""The SQL views that answer the paper's questions with plain SQL (same text on SQLite and PostgreSQL).
+
+    SELECT cycle, generated, valid_rate, valid_low, valid_high, mean_accuracy, share_above, novel_admitted
+    FROM cycle_metrics WHERE run_id = 1 ORDER BY cycle;
+    SELECT * FROM leaderboard WHERE dataset = 'digits32' AND rank <= 10;
+
+Changing a view means a new Alembic revision that drops and recreates it; keep this text as the latest.
+"""
+
+# Wilson score interval at 95% (z = 1.96), written out so that the view needs only sqrt().
+_Z2 = "3.8416"
+_WILSON = f"""
+    CASE WHEN generated = 0 THEN NULL ELSE
+      ((ok * 1.0 / generated) + {_Z2} / (2.0 * generated)
+       - 1.96 * sqrt((ok * 1.0 / generated) * (1 - ok * 1.0 / generated) / generated + {_Z2} / (4.0 * generated * generated)))
+      / (1 + {_Z2} / generated) END AS valid_low,
+    CASE WHEN generated = 0 THEN NULL ELSE
+      ((ok * 1.0 / generated) + {_Z2} / (2.0 * generated)
+       + 1.96 * sqrt((ok * 1.0 / generated) * (1 - ok * 1.0 / generated) / generated + {_Z2} / (4.0 * generated * generated)))
+      / (1 + {_Z2} / generated) END AS valid_high"""
+
+CYCLE_METRICS = f"""
+CREATE VIEW cycle_metrics AS
+WITH counts AS (
+  SELECT cy.run_id, cy.id AS cycle_id, cy."index" AS cycle, r.share_threshold,
+    (SELECT count(*) FROM candidates k WHERE k.cycle_id = cy.id) AS generated,
+    (SELECT count(*) FROM candidates k WHERE k.cycle_id = cy.id AND k.status = 'ok') AS ok,
+    (SELECT avg(k.accuracy) FROM candidates k WHERE k.cycle_id = cy.id AND k.status = 'ok') AS mean_accuracy,
+    (SELECT count(*) FROM candidates k
+       WHERE k.cycle_id = cy.id AND k.status = 'ok' AND k.accuracy >= r.share_threshold) AS above,
+    (SELECT count(*) FROM candidates k WHERE k.cycle_id = cy.id AND k.admitted) AS novel_admitted,
+    (SELECT count(*) FROM sft_examples e WHERE e.cycle_id = cy.id) AS sft_examples,
+    (SELECT count(*) FROM architectures a JOIN cycles c2 ON c2.id = a.cycle_id
+       WHERE a.origin = 'generated' AND a.in_corpus AND c2.run_id = cy.run_id
+         AND c2."index" <= cy."index") AS cumulative_novel
+  FROM cycles cy JOIN runs r ON r.id = cy.run_id
+)
+SELECT run_id, cycle_id, cycle, generated, ok,
+    CASE WHEN generated = 0 THEN NULL ELSE ok * 1.0 / generated END AS valid_rate,{_WILSON},
+    mean_accuracy,
+    share_threshold,
+    CASE WHEN ok = 0 THEN NULL ELSE above * 1.0 / ok END AS share_above,
+    novel_admitted, sft_examples, cumulative_novel
+FROM counts
+"""
+
+LEADERBOARD = """
+CREATE VIEW leaderboard AS
+SELECT e.dataset, a.id AS architecture_id, a.name, a.origin, a.run_id, e.accuracy, e.train_loss,
+    a.params, a.flops, e.duration_s, e.recipe,
+    RANK() OVER (PARTITION BY e.dataset ORDER BY e.accuracy DESC) AS rank
+FROM evaluations e JOIN architectures a ON a.id = e.architecture_id
+WHERE e.status = 'ok' AND e.accuracy IS NOT NULL
+"""
+
+CREATE_VIEWS = (CYCLE_METRICS, LEADERBOARD)
+DROP_VIEWS = ("DROP VIEW IF EXISTS leaderboard", "DROP VIEW IF EXISTS cycle_metrics")
