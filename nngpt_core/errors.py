@@ -22,3 +22,9 @@ class StoreError(NngptError):
 
 class SignatureMismatchError(NngptError):
     """A MinHash signature was made with settings other than the index's; never compared silently."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (or its type name when it has none)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

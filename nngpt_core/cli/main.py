@@ -11,9 +11,10 @@ from __future__ import annotations
 import sys
 
 import typer
+from sqlalchemy.exc import DBAPIError
 
 from nngpt_core.cli import db as db_commands
-from nngpt_core.errors import NngptError
+from nngpt_core.errors import NngptError, first_line
 
 app = typer.Typer(
     name="nngpt",
@@ -32,6 +33,9 @@ def main() -> None:
     except NngptError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
+    except DBAPIError as exc:  # the database went away mid-command: one line, no SQL, no password
+        print(f"error: database error: {first_line(exc.orig or exc)}", file=sys.stderr)
+        sys.exit(1)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)

@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from nngpt_core.config import mask_url, validate_database_url
-from nngpt_core.errors import StoreError
+from nngpt_core.errors import StoreError, first_line
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -35,9 +35,18 @@ def _configure_sqlite(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def with_default_driver(url: str) -> str:
+    """`postgresql://` means psycopg2 here (SQLAlchemy 2.1 would pick psycopg 3, which we do not ship)."""
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        return parsed.set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
+    return url
+
+
 def create_store_engine(url: str, echo: bool = False) -> Engine:
     """An Engine for `url`; creates the directory of a SQLite file. Raises ConfigError on a bad URL."""
     validate_database_url(url)
+    url = with_default_driver(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -57,9 +66,7 @@ def create_store_engine(url: str, echo: bool = False) -> Engine:
 
 def describe_db_error(exc: BaseException, url: str) -> str:
     """One line for a database error, with the URL's password masked and no SQL dumped."""
-    orig = getattr(exc, "orig", None) or exc
-    first_line = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
-    return f"database {mask_url(url)} unreachable or refused: {first_line}"
+    return f"database {mask_url(url)} unreachable or refused: {first_line(getattr(exc, 'orig', None) or exc)}"
 
 
 @dataclass

@@ -11,12 +11,12 @@ Changing a view means a new Alembic revision that drops and recreates it; keep t
 _Z2 = "3.8416"
 _WILSON = f"""
     CASE WHEN generated = 0 THEN NULL ELSE
-      ((ok * 1.0 / generated) + {_Z2} / (2.0 * generated)
-       - 1.96 * sqrt((ok * 1.0 / generated) * (1 - ok * 1.0 / generated) / generated + {_Z2} / (4.0 * generated * generated)))
+      ((CAST(ok AS DOUBLE PRECISION) / generated) + {_Z2} / (2.0 * generated)
+       - 1.96 * sqrt((CAST(ok AS DOUBLE PRECISION) / generated) * (1 - CAST(ok AS DOUBLE PRECISION) / generated) / generated + {_Z2} / (4.0 * generated * generated)))
       / (1 + {_Z2} / generated) END AS valid_low,
     CASE WHEN generated = 0 THEN NULL ELSE
-      ((ok * 1.0 / generated) + {_Z2} / (2.0 * generated)
-       + 1.96 * sqrt((ok * 1.0 / generated) * (1 - ok * 1.0 / generated) / generated + {_Z2} / (4.0 * generated * generated)))
+      ((CAST(ok AS DOUBLE PRECISION) / generated) + {_Z2} / (2.0 * generated)
+       + 1.96 * sqrt((CAST(ok AS DOUBLE PRECISION) / generated) * (1 - CAST(ok AS DOUBLE PRECISION) / generated) / generated + {_Z2} / (4.0 * generated * generated)))
       / (1 + {_Z2} / generated) END AS valid_high"""
 
 CYCLE_METRICS = f"""
@@ -36,10 +36,10 @@ WITH counts AS (
   FROM cycles cy JOIN runs r ON r.id = cy.run_id
 )
 SELECT run_id, cycle_id, cycle, generated, ok,
-    CASE WHEN generated = 0 THEN NULL ELSE ok * 1.0 / generated END AS valid_rate,{_WILSON},
+    CASE WHEN generated = 0 THEN NULL ELSE CAST(ok AS DOUBLE PRECISION) / generated END AS valid_rate,{_WILSON},
     mean_accuracy,
     share_threshold,
-    CASE WHEN ok = 0 THEN NULL ELSE above * 1.0 / ok END AS share_above,
+    CASE WHEN ok = 0 THEN NULL ELSE CAST(above AS DOUBLE PRECISION) / ok END AS share_above,
     novel_admitted, sft_examples, cumulative_novel
 FROM counts
 """

@@ -1,0 +1,28 @@
+# The two set-up commands of the README:
+#   make run    install into .venv, then run the main job on the embedded default (SQLite, digits32)
+#   make test   install into .venv (with test extras and the PostgreSQL server), then run the whole test suite
+# Both are idempotent; a second run skips the installation while pyproject.toml is unchanged.
+
+PYTHON ?= python3.11
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test postgres-server
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q --upgrade pip setuptools wheel
+	$(VENV)/bin/python -m pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+run: install
+	$(VENV)/bin/nngpt db upgrade
+	$(VENV)/bin/nngpt db stats
+
+postgres-server:
+	@bash scripts/ensure_postgres_server.sh
+
+test: install postgres-server
+	$(VENV)/bin/python -m pytest
