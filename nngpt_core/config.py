@@ -62,15 +62,25 @@ class EvaluationConfig(Section):
     device: str = Field("cpu", description="Device for candidate training: cpu, cuda or cuda:N.")
     workers: int = Field(2, ge=1, description="Sandbox processes evaluating candidates in parallel.")
     timeout_s: float = Field(120.0, gt=0, description="Wall-clock limit per candidate, seconds.")
-    memory_limit_mb: int = Field(4096, ge=256, description="Address-space limit of a sandboxed candidate, MiB.")
+    memory_limit_mb: int = Field(4096, ge=256, description="Address space a sandboxed candidate may add to the warm worker's baseline (RLIMIT_AS; not on CUDA), MiB.")
     max_params: int = Field(5_000_000, ge=1, description="Parameter budget; larger candidates are too_large.")
     max_flops: int = Field(2_000_000_000, ge=1, description="FLOPs per sample budget; larger candidates are too_large.")
     seed: int = Field(0, description="Seed for weight init, batch order and augmentation.")
     hyperparameters: dict[str, float] = Field(
-        default_factory=lambda: {"lr": 0.01, "momentum": 0.9, "batch": 32, "dropout": 0.2},
-        description="Values for known hyperparameter keys (the paper's SGD recipe); unknown keys get neutral_value.",
+        default_factory=lambda: {
+            "lr": 0.01, "momentum": 0.9, "batch": 32, "dropout": 0.2, "dropout_aux": 0.2, "attention_dropout": 0.1,
+            "stochastic_depth_prob": 0.1, "norm_eps": 1e-5, "norm_std": 0.02, "norm_momentum": 0.1,
+            "patch_size": 0.125, "weight_decay": 0.0,
+        },
+        description="Values for known hyperparameter keys (the paper's SGD recipe; batch is the training batch size); unknown keys get neutral_value.",
     )
     neutral_value: float = Field(0.5, ge=0, le=1, description="Value for hyperparameter keys without a documented default.")
+    augment: bool = Field(False, description="Random crop (and flip where the dataset allows) on training batches.")
+    threads: int = Field(1, ge=1, description="Torch threads per sandboxed candidate.")
+    max_processes: int = Field(16, ge=2, description="Processes and threads a candidate's sandbox uid may hold (RLIMIT_NPROC).")
+    output_limit_kb: int = Field(1024, ge=16, description="stdout+stderr a candidate may write before it is stopped; also its largest file, KiB.")
+    scratch_mb: int = Field(64, ge=1, description="Size of a candidate's private scratch tmpfs, MiB.")
+    hidden_paths: list[Path] = Field(default_factory=list, description="Host paths made invisible to candidates, besides the data and store directories.")
     allowed_imports: list[str] = Field(
         default_factory=lambda: [
             "torch", "torch.nn", "torch.nn.functional", "math", "typing", "collections",
@@ -84,9 +94,10 @@ class NoveltyConfig(Section):
     shingle_k: int = Field(5, ge=1, le=32, description="Tokens per shingle of the lexical signature.")
     num_perm: int = Field(128, ge=16, le=1024, description="MinHash permutations (recorded; other settings are refused).")
     seed: int = Field(1, description="MinHash seed (recorded; other settings are refused).")
-    lexical_threshold: float = Field(0.8, gt=0, le=1, description="Estimated Jaccard at or above which code is a near-duplicate.")
+    lexical_threshold: float = Field(0.7, gt=0, le=1, description="Estimated Jaccard at or above which code is a near-duplicate.")
     structural_threshold: float = Field(0.9, gt=0, le=1, description="Structural Jaccard at or above which an architecture is a near-duplicate.")
     top_k: int = Field(5, ge=1, description="Nearest stored architectures returned by a query.")
+    lsh_recall_at_threshold: float = Field(0.95, gt=0, lt=1, description="Chance that a stored architecture exactly at the threshold is found by the LSH bands (sets bands x rows at index creation).")
 
 
 class SelectionConfig(Section):
@@ -136,6 +147,12 @@ class StoreConfig(Section):
         return mask_url(url) if masked else url
 
 
+class OrchestrationConfig(Section):
+    shard_size: int = Field(8, ge=1, description="Candidates per evaluation shard (one Prefect task or flow run each).")
+    device_slots: int = Field(1, ge=1, description="Evaluation shards that may run at once per device (a Prefect concurrency limit).")
+    reports_dir: Path = Field(Path("reports"), description="Where run reports and plots go (relative to the data dir).")
+
+
 class RunConfig(Section):
     name: str = Field("nngpt", description="Run name shown in reports and the Prefect UI.")
     seed: int = Field(0, description="Master seed of the run.")
@@ -147,6 +164,7 @@ class RunConfig(Section):
     selection: SelectionConfig = Field(default_factory=SelectionConfig, description="Admission and SFT example selection.")
     sft: SFTConfig = Field(default_factory=SFTConfig, description="LoRA fine-tuning.")
     store: StoreConfig = Field(default_factory=StoreConfig, description="Results store.")
+    orchestration: OrchestrationConfig = Field(default_factory=OrchestrationConfig, description="How Prefect runs the stages.")
 
 
 _DRIVERS = ("sqlite", "postgresql")

@@ -14,6 +14,12 @@ import typer
 from sqlalchemy.exc import DBAPIError
 
 from nngpt_core.cli import db as db_commands
+from nngpt_core.cli.doctor import doctor
+from nngpt_core.cli.evaluate import evaluate_files
+from nngpt_core.cli import deploy as deploy_commands
+from nngpt_core.cli import llm as llm_commands
+from nngpt_core.cli import loop as loop_commands
+from nngpt_core.cli.similarity import similarity
 from nngpt_core.errors import NngptError, first_line
 
 app = typer.Typer(
@@ -25,6 +31,17 @@ app = typer.Typer(
 )
 app.add_typer(db_commands.db_app, name="db")
 app.command("import")(db_commands.import_architectures)
+app.command("eval")(evaluate_files)
+app.command("doctor")(doctor)
+app.command("bootstrap")(llm_commands.bootstrap)
+app.command("generate")(llm_commands.generate)
+app.command("finetune")(llm_commands.finetune)
+app.command("similarity")(similarity)
+app.command("run")(loop_commands.run)
+app.command("status")(loop_commands.status)
+app.command("report")(loop_commands.report)
+app.command("deploy")(deploy_commands.deploy)
+app.command("worker")(deploy_commands.worker)
 
 
 def main() -> None:

@@ -129,6 +129,7 @@ class Evaluation(Base):
     flops: Mapped[int | None] = mapped_column(BigInteger)
     device: Mapped[str | None] = mapped_column(String(50))
     seed: Mapped[int | None] = mapped_column(Integer)
+    structural_tokens: Mapped[list[Any] | None] = mapped_column()  # fingerprint of the forward pass
     versions: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

@@ -1,0 +1,2 @@
+-- Prefect's own database beside the results store, in the same PostgreSQL server.
+CREATE DATABASE prefect OWNER nngpt;

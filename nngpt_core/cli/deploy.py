@@ -1,0 +1,59 @@
+"""`nngpt deploy` and `nngpt worker`: register the deployments with a Prefect server, serve the `gpu` pool.
+
+    PREFECT_API_URL=http://HOST:4200/api nngpt deploy
+    PREFECT_API_URL=http://HOST:4200/api nngpt worker --pool gpu
+
+Both drive Prefect's own CLI in a subprocess (the library never imports Prefect).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from nngpt_core.errors import NngptError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PREFECT_FILE = REPO_ROOT / "deployments" / "prefect.yaml"
+PoolOption = Annotated[str, typer.Option("--pool", help="Work pool name.")]
+
+
+def _prefect(*args: str, check: bool = True, capture: bool = False) -> subprocess.CompletedProcess:
+    executable = shutil.which("prefect", path=str(Path(sys.executable).parent)) or shutil.which("prefect")
+    if executable is None:
+        raise NngptError("the prefect command is not installed in this environment")
+    env = {**os.environ, "NNGPT_WORKDIR": os.environ.get("NNGPT_WORKDIR", str(REPO_ROOT))}
+    result = subprocess.run([executable, *args], cwd=REPO_ROOT, env=env, text=True, capture_output=capture)
+    if check and result.returncode != 0:
+        detail = (result.stderr or result.stdout or "").strip().splitlines()[-1:] if capture else []
+        raise NngptError(f"prefect {' '.join(args[:2])} failed (exit {result.returncode}) {' '.join(detail)}".strip())
+    return result
+
+
+def ensure_pool(pool: str) -> None:
+    if _prefect("work-pool", "inspect", pool, check=False, capture=True).returncode != 0:
+        _prefect("work-pool", "create", pool, "--type", "process", capture=True)
+
+
+def deploy(pool: PoolOption = "gpu") -> None:
+    """Create the process work pool if missing and register every deployment of deployments/prefect.yaml."""
+    if not os.environ.get("PREFECT_API_URL"):
+        raise NngptError("PREFECT_API_URL is not set: point it at a running Prefect server (e.g. http://127.0.0.1:4200/api)")
+    ensure_pool(pool)
+    _prefect("--no-prompt", "deploy", "--all", "--prefect-file", str(PREFECT_FILE))
+
+
+def worker(
+    pool: PoolOption = "gpu",
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Flow runs this worker runs at once.")] = 1,
+) -> None:
+    """Start a Prefect process worker on the pool (runs until interrupted)."""
+    if not os.environ.get("PREFECT_API_URL"):
+        raise NngptError("PREFECT_API_URL is not set: point it at the Prefect server the deployments live on")
+    _prefect("worker", "start", "--pool", pool, "--type", "process", "--limit", str(limit))

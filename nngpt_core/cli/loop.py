@@ -1,0 +1,75 @@
+"""`nngpt run | status | report`: run the closed loop locally, see where a run stands, write its report.
+
+    nngpt run --config configs/default.yaml          # 3 cycles on the embedded default
+    nngpt run --resume 1                             # continue run 1 after a kill
+    nngpt status 1
+    nngpt report 1 --out reports/run-1
+
+The orchestration itself lives in flows/ (Prefect); this module hands over to it at call time, so
+the library stays importable without Prefect.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from nngpt_core.cli.common import ConfigOption, DbOption, connect, load
+from nngpt_core.loop.report import build_report, cycle_table
+from nngpt_core.loop.runs import run_status
+
+RunArgument = Annotated[int, typer.Argument(help="Run id.")]
+
+
+def run(
+    config: ConfigOption = None,
+    cycles: Annotated[Optional[int], typer.Option("--cycles", min=1, help="Cycles in total (default: the config's).")] = None,
+    resume: Annotated[Optional[int], typer.Option("--resume", help="Continue this stored run where it stopped.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Run generate -> evaluate -> filter -> admit -> fine-tune cycles locally (no server needed)."""
+    from flows.local import run_locally
+
+    cfg = load(config, db)
+    store = connect(cfg)
+    run_id = run_locally(cfg, resume_run=resume, cycles=cycles)
+    report = build_report(store, run_id)
+    out = Console()
+    out.print(cycle_table(report.metrics, title=f"run {run_id}: cycle metrics"))
+    out.print(f"store: {store.masked_url} · report: nngpt report {run_id} --out DIR")
+
+
+def status(run_id: RunArgument, config: ConfigOption = None, db: DbOption = None,
+           as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Where a run stands: its status and each cycle's candidates by status, adapters and stage times."""
+    state = run_status(connect(load(config, db)), run_id)
+    if as_json:
+        print(json.dumps(state, indent=2, default=str))
+        return
+    out = Console()
+    out.print(f"run {state['run']} ({state['name']}): {state['status']}, {len(state['cycles'])}/{state['planned_cycles']} "
+              f"cycles, dataset {state['dataset']}, model {state['base_model']}")
+    for cycle in state["cycles"]:
+        statuses = ", ".join(f"{k}={v}" for k, v in sorted(cycle["statuses"].items())) or "no candidates yet"
+        out.print(f"  cycle {cycle['cycle']}: {cycle['status']}; {cycle['candidates']} candidates ({statuses}); "
+                  f"{cycle['sft_examples']} SFT examples; adapter {cycle['adapter_in']} -> {cycle['adapter_out']}")
+
+
+def report(
+    run_id: RunArgument,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Directory for summary.md, plots and code (default: <data dir>/reports/run-ID).")] = None,
+    config: ConfigOption = None,
+    db: DbOption = None,
+) -> None:
+    """Write a run's plots (PNG), markdown summary and best architectures; print the cycle table."""
+    from nngpt_core.loop.stages import report_dir
+
+    cfg = load(config, db)
+    built = build_report(connect(cfg), run_id, out or report_dir(cfg, run_id))
+    console = Console()
+    console.print(cycle_table(built.metrics, title=f"run {run_id}: cycle metrics"))
+    console.print(f"wrote {built.summary_path} and {len(built.plot_paths or [])} plots")

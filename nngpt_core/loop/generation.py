@@ -1,0 +1,70 @@
+"""Stage 1, generate: sample the cycle's missing completions and store each batch as candidates at once.
+
+A cycle wants `generation.candidates_per_cycle` candidates with indices 0..N-1. Batch b covers
+indices [first, first + batch) and is seeded by (run seed, cycle, first), so a resumed cycle samples
+exactly the batches that are missing and the same seed gives the same candidates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from sqlalchemy import func, select
+
+from nngpt_core.config import RunConfig
+from nngpt_core.loop.runs import timed_stage
+from nngpt_core.store.engine import Store
+from nngpt_core.store.models import Candidate, Cycle, Run
+
+log = logging.getLogger("nngpt.loop")
+
+
+def batch_seed(run_seed: int, cycle_index: int, first_index: int) -> int:
+    digest = hashlib.sha256(f"{run_seed}:{cycle_index}:{first_index}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
+def stored_candidate_count(store: Store, cycle_id: int) -> int:
+    with store.session() as session:
+        return session.scalar(select(func.count()).select_from(Candidate).where(Candidate.cycle_id == cycle_id)) or 0
+
+
+def generate_candidates(store: Store, cfg: RunConfig, cycle_id: int) -> int:
+    """Generate and store the candidates the cycle still lacks; returns how many were added."""
+    from nngpt_core.llm.adapters import load_with_adapter
+    from nngpt_core.llm.candidates import generate_candidates as sample_candidates
+    from nngpt_core.llm.prompts import TaskSpec
+    from nngpt_core.llm.references import reference_pool
+
+    wanted = cfg.generation.candidates_per_cycle
+    have = stored_candidate_count(store, cycle_id)
+    if have >= wanted:
+        return 0
+    with store.session() as session:
+        cycle = session.get(Cycle, cycle_id)
+        run = session.get(Run, cycle.run_id)
+        run_id, run_seed, cycle_index, adapter_id = run.id, run.seed, cycle.index, cycle.adapter_in_id
+    added = 0
+    with timed_stage(store, cycle_id, "generate"):
+        loaded = load_with_adapter(cfg.model, store, adapter_id)
+        task = TaskSpec.for_dataset(cfg.evaluation.dataset, cfg.generation.param_budget)
+        pool = reference_pool(store)
+        for first in range(have, wanted, cfg.generation.batch_size):
+            size = min(cfg.generation.batch_size, wanted - first)
+            generated, stats = sample_candidates(
+                loaded, cfg.generation, task, pool, n=size, seed=batch_seed(run_seed, cycle_index, first)
+            )
+            with store.session() as session:
+                for offset, item in enumerate(generated):
+                    session.add(Candidate(
+                        run_id=run_id, cycle_id=cycle_id, index=first + offset, prompt=item.prompt,
+                        completion=item.completion, code=item.code,
+                        status="pending" if item.code else "no_code",
+                        error=None if item.code else "no code block in the completion",
+                        reference_ids=item.reference_ids, generation_seed=item.generation_seed,
+                    ))
+            added += len(generated)
+            log.info("cycle %d: generated %d/%d candidates (%.0f tokens/s)", cycle_index, first + size, wanted,
+                     stats.tokens_per_s)
+    return added

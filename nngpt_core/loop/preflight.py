@@ -1,0 +1,30 @@
+"""Checks made before any work starts, so a bad run fails in seconds with one line, not mid-cycle.
+
+    preflight.check(cfg)    # the store is reachable, the model loads offline, the dataset is there
+"""
+
+from __future__ import annotations
+
+from nngpt_core.config import RunConfig
+from nngpt_core.errors import NngptError
+from nngpt_core.store.engine import open_store
+
+
+def check_dataset(cfg: RunConfig) -> None:
+    from nngpt_core.data.registry import get_spec
+
+    spec = get_spec(cfg.evaluation.dataset)
+    if not cfg.evaluation.download and not spec.is_present(cfg.evaluation.data_dir):
+        raise NngptError(
+            f"dataset '{spec.name}' not found: expected {spec.layout(cfg.evaluation.data_dir)} "
+            "(set evaluation.download: true to download it)"
+        )
+
+
+def check(cfg: RunConfig) -> None:
+    """Raise NngptError (one line) when the run cannot start."""
+    from nngpt_core.llm.loading import ensure_model_available
+
+    open_store(cfg.store.resolved_url()).dispose()
+    ensure_model_available(cfg.model)
+    check_dataset(cfg)

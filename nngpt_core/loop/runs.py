@@ -1,0 +1,130 @@
+"""Runs and cycles in the store: create, resume, record stage timings, say where a run stands.
+
+    run_id = start_run(store, cfg)                 # stores the config, seed, model and package versions
+    cycle_id = ensure_cycle(store, run_id, 0)      # idempotent: returns the stored cycle when it exists
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import func, select
+
+from nngpt_core.config import RunConfig, config_from_dict
+from nngpt_core.errors import NngptError
+from nngpt_core.store.engine import Store
+from nngpt_core.store.models import Candidate, Cycle, Run, SftExample
+from nngpt_core.versions import environment_versions
+
+
+def start_run(store: Store, cfg: RunConfig) -> int:
+    with store.session() as session:
+        run = Run(
+            name=cfg.name,
+            seed=cfg.seed,
+            base_model=cfg.model.name_or_path,
+            dataset=cfg.evaluation.dataset,
+            share_threshold=cfg.selection.share_threshold,
+            config=cfg.model_dump(mode="json"),
+            versions=environment_versions(),
+        )
+        session.add(run)
+        session.flush()
+        return run.id
+
+
+def stored_config(store: Store, run_id: int) -> RunConfig:
+    """The config a run was started with (a resumed run keeps it, so its cycles stay comparable)."""
+    with store.session() as session:
+        run = session.get(Run, run_id)
+        if run is None:
+            raise NngptError(f"run {run_id} not found")
+        return config_from_dict(run.config, origin=f"run {run_id} config")
+
+
+def set_run_status(store: Store, run_id: int, status: str, cycles: int | None = None) -> None:
+    with store.session() as session:
+        run = session.get(Run, run_id)
+        run.status = status
+        if cycles is not None:  # `--cycles` on resume extends the run; keep the stored config truthful
+            run.config = {**run.config, "cycles": cycles}
+
+
+def ensure_cycle(store: Store, run_id: int, index: int) -> int:
+    """The id of cycle `index` of the run, creating it with the adapter the previous cycle produced."""
+    with store.session() as session:
+        cycle = session.scalar(select(Cycle).where(Cycle.run_id == run_id, Cycle.index == index))
+        if cycle is not None:
+            return cycle.id
+        previous = session.scalar(select(Cycle).where(Cycle.run_id == run_id, Cycle.index == index - 1))
+        if previous is not None:
+            adapter_in = previous.adapter_out_id or previous.adapter_in_id
+        else:
+            adapter_in = session.get(Run, run_id).config.get("model", {}).get("adapter_id")
+        cycle = Cycle(run_id=run_id, index=index, adapter_in_id=adapter_in)
+        session.add(cycle)
+        session.flush()
+        return cycle.id
+
+
+def record_stage_time(store: Store, cycle_id: int, stage: str, seconds: float) -> None:
+    with store.session() as session:
+        cycle = session.get(Cycle, cycle_id)
+        timings = dict(cycle.stage_timings or {})
+        timings[stage] = round(timings.get(stage, 0.0) + seconds, 3)  # a resumed stage adds to its time
+        cycle.stage_timings = timings
+
+
+@contextlib.contextmanager
+def timed_stage(store: Store, cycle_id: int, stage: str) -> Iterator[None]:
+    """Add the wall time of the block to the cycle's stage timings (also when the block fails)."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        record_stage_time(store, cycle_id, stage, time.perf_counter() - started)
+
+
+def finish_cycle(store: Store, cycle_id: int, metrics: dict[str, Any]) -> None:
+    with store.session() as session:
+        cycle = session.get(Cycle, cycle_id)
+        cycle.status = "done"
+        cycle.metrics = metrics
+        cycle.finished_at = datetime.now(timezone.utc)
+
+
+def cycle_done(store: Store, cycle_id: int) -> bool:
+    with store.session() as session:
+        return session.get(Cycle, cycle_id).status == "done"
+
+
+def run_status(store: Store, run_id: int) -> dict[str, Any]:
+    """Where a run stands: its status and, per cycle, the candidates by status and what is done."""
+    with store.session() as session:
+        run = session.get(Run, run_id)
+        if run is None:
+            raise NngptError(f"run {run_id} not found")
+        cycles = []
+        for cycle in session.scalars(select(Cycle).where(Cycle.run_id == run_id).order_by(Cycle.index)):
+            statuses = dict(session.execute(
+                select(Candidate.status, func.count()).where(Candidate.cycle_id == cycle.id).group_by(Candidate.status)
+            ).all())
+            sft = session.scalar(select(func.count()).select_from(SftExample).where(SftExample.cycle_id == cycle.id))
+            cycles.append({
+                "cycle": cycle.index,
+                "status": cycle.status,
+                "candidates": sum(statuses.values()),
+                "statuses": statuses,
+                "sft_examples": sft,
+                "adapter_in": cycle.adapter_in_id,
+                "adapter_out": cycle.adapter_out_id,
+                "stage_timings": cycle.stage_timings,
+            })
+        return {
+            "run": run.id, "name": run.name, "status": run.status, "dataset": run.dataset,
+            "base_model": run.base_model, "planned_cycles": run.config.get("cycles"), "cycles": cycles,
+        }

@@ -1,0 +1,56 @@
+"""Stage 5, select: the cycle's admitted candidates that become prompt/completion pairs for LoRA SFT.
+
+The paper's rule: novel (admitted) and first-epoch accuracy >= `selection.min_accuracy` (0.40).
+Top-up rule: when fewer than `selection.min_examples` qualify, the best remaining admitted
+candidates (highest accuracy first, all above the admission bar) fill up to that number, marked
+`top_up`. At most `selection.max_examples` are kept. A cycle that admitted nothing selects nothing,
+trains no adapter, and the next cycle keeps the current one.
+
+Each pair is the very prompt that produced the candidate and the completion the template expects
+for its code, stored in sft_examples so any adapter can be rebuilt from the database.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from nngpt_core.config import RunConfig
+from nngpt_core.loop.runs import timed_stage
+from nngpt_core.store.engine import Store
+from nngpt_core.store.models import Candidate, Cycle, SftExample
+
+
+def choose(candidates: list[Candidate], cfg: RunConfig) -> list[tuple[Candidate, str]]:
+    """(candidate, reason) pairs from admitted candidates sorted best first."""
+    rule = cfg.selection
+    qualified = [c for c in candidates if c.accuracy >= rule.min_accuracy]
+    chosen = [(c, "qualified") for c in qualified[: rule.max_examples]]
+    if len(chosen) < rule.min_examples:
+        rest = [c for c in candidates if c.accuracy < rule.min_accuracy]
+        chosen += [(c, "top_up") for c in rest[: rule.min_examples - len(chosen)]]
+    return chosen
+
+
+def select_sft_examples(store: Store, cfg: RunConfig, cycle_id: int) -> int:
+    """Store the cycle's SFT examples once; returns how many the cycle has."""
+    from nngpt_core.llm.prompts import PromptTemplate
+
+    with timed_stage(store, cycle_id, "select"), store.session() as session:
+        existing = session.scalar(select(func.count()).select_from(SftExample).where(SftExample.cycle_id == cycle_id))
+        if existing:
+            return existing
+        cycle = session.get(Cycle, cycle_id)
+        admitted = session.scalars(
+            select(Candidate)
+            .where(Candidate.cycle_id == cycle_id, Candidate.admitted.is_(True))
+            .order_by(Candidate.accuracy.desc(), Candidate.index)
+        ).all()
+        template = PromptTemplate.load(cfg.generation.prompt_template)
+        chosen = choose(list(admitted), cfg)
+        for candidate, reason in chosen:
+            session.add(SftExample(
+                run_id=cycle.run_id, cycle_id=cycle_id, candidate_id=candidate.id,
+                architecture_id=candidate.architecture_id, prompt=candidate.prompt,
+                completion=template.completion(candidate.code), reason=reason,
+            ))
+        return len(chosen)

@@ -1,0 +1,54 @@
+"""One thin task per stage of a cycle. Tasks pass ids and configs, never tensors, models or sessions.
+
+A failing candidate is a stored result; a task fails only on a bug or an infrastructure fault, and
+retries (with backoff) only on the latter (see tasks/policy.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import task
+
+from nngpt_core.config import RunConfig
+from nngpt_core.loop import stages
+from tasks.policy import STAGE_TASK_OPTIONS, store_for
+
+
+@task(name="generate", **STAGE_TASK_OPTIONS)
+def generate(cfg: RunConfig, cycle_id: int) -> int:
+    return stages.generate_candidates(store_for(cfg), cfg, cycle_id)
+
+
+@task(name="prepare", **STAGE_TASK_OPTIONS)
+def prepare(cfg: RunConfig, cycle_id: int) -> list[int]:
+    """Extract code, run static checks and reuse stored evaluations of exact duplicates."""
+    return stages.prepare_candidates(store_for(cfg), cfg, cycle_id)
+
+
+@task(name="evaluate-shard", **STAGE_TASK_OPTIONS)
+def evaluate_shard(cfg: RunConfig, candidate_ids: list[int]) -> int:
+    from prefect.concurrency.sync import concurrency
+
+    with concurrency(stages.device_slot_name(cfg), occupy=1):
+        return stages.evaluate_candidates(store_for(cfg), cfg, candidate_ids)
+
+
+@task(name="novelty-and-admission", **STAGE_TASK_OPTIONS)
+def admit(cfg: RunConfig, cycle_id: int) -> int:
+    return stages.judge_and_admit(store_for(cfg), cfg, cycle_id)
+
+
+@task(name="select-sft-pairs", **STAGE_TASK_OPTIONS)
+def select_pairs(cfg: RunConfig, cycle_id: int) -> int:
+    return stages.select_sft_examples(store_for(cfg), cfg, cycle_id)
+
+
+@task(name="fine-tune", **STAGE_TASK_OPTIONS)
+def finetune(cfg: RunConfig, cycle_id: int) -> int | None:
+    return stages.finetune_cycle(store_for(cfg), cfg, cycle_id)
+
+
+@task(name="report", **STAGE_TASK_OPTIONS)
+def report(cfg: RunConfig, run_id: int, out_dir: str) -> str:
+    return str(stages.report_run(store_for(cfg), run_id, Path(out_dir)).summary_path)
