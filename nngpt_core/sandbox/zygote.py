@@ -1,0 +1,326 @@
+"""The warm sandbox worker: imports torch once, then forks one confined process per candidate.
+
+    python -I -B -c "from nngpt_core.sandbox.zygote import main; main()"   # as SandboxPool starts it
+
+It speaks the framed protocol (nngpt_core.sandbox.protocol) on stdin/stdout and is never run by hand.
+
+Startup: read the init message (settings, and where the shared data tensors are), leave the
+network (and, without root, enter a user namespace) while still single-threaded, import the entry
+module and map the data. Then, per request: fork a monitor (own session, PID and mount namespaces),
+which forks the candidate; the candidate confines itself and calls the entry. The worker enforces
+the wall-clock limit, reads the candidate's result, output and setup report through size-bounded
+pipes, then kills every process left over (its process group, its uid, every adopted orphan) and
+removes the scratch directory before answering. The worker itself never runs candidate code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import mmap
+import os
+import select
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from nngpt_core.sandbox import linux
+from nngpt_core.sandbox.audit import install_audit_hook
+from nngpt_core.sandbox.confine import Confinement, confine_candidate, isolate_monitor, try_layer
+from nngpt_core.sandbox.processes import kill_group, kill_leftovers, remove_tree
+from nngpt_core.sandbox.protocol import FramedReader, ProtocolError, write_message
+from nngpt_core.sandbox.settings import LayerStatus, SandboxSettings
+
+SCRATCH_ROOT = "scratch"  # in the worker's directory: scratch directories when there is no mount namespace
+SANDBOX_UID_BASE = 1_500_000_000  # + the worker's pid: concurrent workers never share a uid
+EXIT_SETUP_FAILED = 71
+OUTPUT_TAIL_BYTES = 16384  # room for a crash dump, whose module list alone takes ~6 KB
+SETUP_REPORT_LIMIT = 1 << 16
+DRAIN_GRACE_S = 0.5
+
+
+@dataclass
+class _Watch:
+    """One pipe from the candidate and what has been read from it (bounded)."""
+
+    name: str
+    fd: int
+    limit: int
+    keep_tail: bool = False
+    data: bytearray = field(default_factory=bytearray)
+    total: int = 0
+    closed: bool = False
+
+    def add(self, chunk: bytes) -> bool:
+        """Append `chunk`; False once more than `limit` bytes arrived."""
+        self.total += len(chunk)
+        self.data += chunk
+        if self.keep_tail:
+            del self.data[:-OUTPUT_TAIL_BYTES]
+        return self.total <= self.limit
+
+    def close(self) -> None:
+        if not self.closed:
+            os.close(self.fd)
+            self.closed = True
+
+
+class Zygote:
+    """The worker's state: its layers, the sandbox uid, the imported entry point and the mapped data."""
+
+    def __init__(self, settings: SandboxSettings, data: dict[str, Any] | None, data_fd: int | None):
+        self.settings = settings
+        self.started_as_root = os.geteuid() == 0
+        self.pid = os.getpid()
+        self.environment = dict(os.environ)  # as the parent gave it, before imported libraries add their own
+        self.layers = self._leave_host_namespaces()
+        linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
+        self.layers.append(LayerStatus("subreaper", True))
+        # Candidates cannot ptrace or read this process's memory. Only now: undumpable, it could not
+        # have written the uid map of its user namespace.
+        linux.prctl(linux.PR_SET_DUMPABLE, 0)
+        self.uid = SANDBOX_UID_BASE + os.getpid() if self.started_as_root and settings.enabled("uid-drop") else None
+        if self.uid is None:
+            reason = "disabled" if not settings.enabled("uid-drop") else "needs root"
+            self.layers.append(LayerStatus("uid-drop", False, reason))
+        for module in settings.preload:
+            importlib.import_module(module)
+        module_name, _, function = settings.entry.partition(":")
+        self.entry = getattr(importlib.import_module(module_name), function)
+        self.tensors = map_tensors(data, data_fd) if data else {}
+        self.import_dirs = [path for path in sys.path if os.path.isdir(path)]
+        work_dir = tempfile.gettempdir()  # made for this worker by the parent, which removes it
+        os.chmod(work_dir, 0o711)  # the sandbox uid may reach its scratch below, but not list it
+        self.scratch_root = os.path.join(work_dir, SCRATCH_ROOT)
+        os.mkdir(self.scratch_root, 0o711)
+
+    def probe(self) -> dict[str, Any]:
+        """Set up one confined process without running anything: its layers, or why set-up failed.
+
+        If the unprivileged uid cannot read the Python installation (a home directory it cannot
+        enter, without a mount namespace to fix that), dropping to it would break every lazy
+        import: candidates then keep the worker's uid and the report says so.
+        """
+        header, _ = self.run(None)
+        if header["setup"].get("unreadable") and self.uid is not None:
+            self.uid = None
+            self.layers.append(LayerStatus("uid-drop", False, "the Python installation is unreadable for an unprivileged uid"))
+            header, _ = self.run(None)
+        return header
+
+    def _leave_host_namespaces(self) -> list[LayerStatus]:
+        layers = [
+            LayerStatus("clean-env", True, "only PATH, locale, thread counts; HOME and TMPDIR are the scratch"),
+            LayerStatus("session", True, "own process group, killed after each candidate"),
+        ]
+        if self.started_as_root:
+            layers.append(LayerStatus("user-ns", False, "not needed: started as root"))
+        else:
+            uid, gid = os.getuid(), os.getgid()
+
+            def enter_user_namespace() -> None:
+                linux.unshare(linux.CLONE_NEWUSER)
+                linux.map_user_to_root(uid, gid)
+
+            try_layer(layers, self.settings, "user-ns", enter_user_namespace)
+        try_layer(layers, self.settings, "net-ns", lambda: linux.unshare(linux.CLONE_NEWNET), "no interfaces up")
+        return layers
+
+    # ----------------------------------------------------------------- one candidate
+    def run(self, request: dict[str, Any] | None) -> tuple[dict[str, Any], bytes]:
+        """Run `request` (None: only set up and report the layers) in a fresh confined process."""
+        host_scratch = tempfile.mkdtemp(dir=self.scratch_root)
+        if self.uid is not None:
+            os.chown(host_scratch, self.uid, self.uid)
+        setup_r, setup_w = os.pipe()
+        result_r, result_w = os.pipe()
+        output_r, output_w = os.pipe()
+        started = time.monotonic()
+        monitor = os.fork()
+        if monitor == 0:
+            for fd in (setup_r, result_r, output_r):
+                os.close(fd)
+            self._monitor(request, host_scratch, setup_w, result_w, output_w)
+        for fd in (setup_w, result_w, output_w):
+            os.close(fd)
+        setup = _Watch("setup", setup_r, SETUP_REPORT_LIMIT)
+        result = _Watch("result", result_r, self.settings.result_limit_bytes)
+        output = _Watch("output", output_r, self.settings.output_limit_kb * 1024, keep_tail=True)
+        status, stopped = self._supervise(monitor, started, [setup, result, output])
+        wall = time.monotonic() - started
+        self.sweep(monitor)
+        remove_tree(host_scratch)
+        exit_code, signal_number = _decode_monitor_status(status)
+        header = {
+            "exit_code": exit_code, "signal": signal_number, "stopped": stopped, "wall_s": wall,
+            "output_tail": bytes(output.data).decode("utf-8", "replace"), "output_bytes": output.total,
+            "setup": _parse_setup(bytes(setup.data)),
+        }
+        return header, bytes(result.data[: result.limit])
+
+    def _supervise(self, monitor: int, started: float, watches: list[_Watch]) -> tuple[int, str | None]:
+        """Read the pipes until the monitor exits and they close; stop it at the deadline or a size limit.
+
+        Returns the monitor's wait status and why it was stopped (None, timeout, or the watch that overflowed).
+        """
+        pidfd = os.pidfd_open(monitor)
+        deadline = started + self.settings.timeout_s
+        status: int | None = None
+        stopped: str | None = None
+        drain_until = math.inf
+        try:
+            while True:
+                now = time.monotonic()
+                open_watches = [watch for watch in watches if not watch.closed]
+                if status is not None and (not open_watches or now >= drain_until):
+                    return status, stopped
+                if status is None and stopped is None and now >= deadline:
+                    stopped = "timeout"
+                    kill_group(monitor)
+                wake = drain_until if status is not None else deadline if stopped is None else now + 0.1
+                fds = [watch.fd for watch in open_watches] + ([pidfd] if status is None else []) + [0]
+                ready = select.select(fds, [], [], max(wake - now, 0.0))[0]
+                if 0 in ready:  # the parent closed its end: nobody is waiting for this answer
+                    kill_group(monitor)
+                    self.sweep(monitor)
+                    os._exit(0)
+                if pidfd in ready:
+                    status = os.waitpid(monitor, 0)[1]
+                    self.sweep(monitor)  # leftovers would hold the pipes open
+                    drain_until = time.monotonic() + DRAIN_GRACE_S
+                for watch in open_watches:
+                    if watch.fd not in ready:
+                        continue
+                    chunk = os.read(watch.fd, 1 << 16)
+                    if not chunk:
+                        watch.close()
+                    elif not watch.add(chunk) and stopped is None:
+                        stopped = watch.name
+                        kill_group(monitor)
+        finally:
+            os.close(pidfd)
+            for watch in watches:
+                watch.close()
+
+    def _monitor(self, request: dict[str, Any] | None, host_scratch: str, setup_w: int, result_w: int, output_w: int) -> None:
+        """The monitor process: isolate, fork the candidate, wait, exit with its encoded status."""
+        code = EXIT_SETUP_FAILED
+        try:
+            os.setsid()
+            linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)  # a dying worker takes its candidates along
+            if os.getppid() != self.pid:
+                return
+            confinement = isolate_monitor(self.settings, self.uid, host_scratch)
+            monitor_pid = os.getpid()
+            candidate = os.fork()
+            if candidate == 0:
+                self._candidate(request, confinement, 0 if confinement.pid_ns else monitor_pid, setup_w, result_w, output_w)
+            for fd in (setup_w, result_w, output_w):
+                os.close(fd)
+            status = os.waitpid(candidate, 0)[1]
+            code = min(os.WEXITSTATUS(status), 127) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+        except BaseException as exc:  # report how setting up the sandbox failed, then die
+            _write_quietly(setup_w, {"error": f"monitor: {type(exc).__name__}: {exc}"})
+        finally:
+            os._exit(code)
+
+    def _candidate(self, request: dict[str, Any] | None, confinement: Confinement, expected_parent: int,
+                   setup_w: int, result_w: int, output_w: int) -> None:
+        code = EXIT_SETUP_FAILED
+        reported = False
+        try:
+            layers = self.layers + confine_candidate(
+                self.settings, confinement, expected_parent, output_w, {setup_w, result_w}, self.environment,
+            )
+            audit = self.settings.enabled("audit-hook")
+            layers.append(LayerStatus("audit-hook", audit, "installed before candidate code runs" if audit else "disabled"))
+            report: dict[str, Any] = {"layers": [layer.to_list() for layer in layers]}
+            if request is None:  # the start-up probe: can this identity import what the worker has not?
+                report["unreadable"] = [path for path in self.import_dirs if not os.access(path, os.R_OK | os.X_OK)]
+            _write_quietly(setup_w, report)
+            os.close(setup_w)
+            reported = True
+            hidden, visible = list(self.settings.hidden_paths), list(self.settings.visible_paths)
+            lock_down = (lambda: install_audit_hook(confinement.scratch, hidden, visible)) if audit else (lambda: None)
+            if request is not None:
+                self.entry(request, self.tensors, result_w, lock_down)
+            code = 0
+        except BaseException as exc:
+            if not reported:
+                _write_quietly(setup_w, {"error": f"candidate setup: {type(exc).__name__}: {exc}"})
+        finally:
+            os._exit(code)
+
+    def sweep(self, monitor: int) -> None:
+        """Kill every process left from a candidate: its group, its uid, and every descendant of this worker."""
+        kill_group(monitor)
+        kill_leftovers(os.getpid(), self.uid)
+
+
+def _decode_monitor_status(status: int | None) -> tuple[int | None, int | None]:
+    """(exit code, signal) of the candidate as encoded by its monitor; the monitor's own death is a signal."""
+    if status is None:
+        return None, None
+    if os.WIFSIGNALED(status):
+        return None, os.WTERMSIG(status)
+    code = os.WEXITSTATUS(status)
+    return (None, code - 128) if code > 128 else (code, None)
+
+
+def _write_quietly(fd: int, message: dict[str, Any]) -> None:
+    try:
+        os.write(fd, json.dumps(message).encode()[:SETUP_REPORT_LIMIT])
+    except OSError:
+        pass  # already closed: the report was sent
+
+
+def _parse_setup(data: bytes) -> dict[str, Any]:
+    try:
+        report = json.loads(data)
+    except ValueError:
+        return {"error": "no setup report" if not data else "malformed setup report"}
+    return report if isinstance(report, dict) else {"error": "malformed setup report"}
+
+
+def map_tensors(spec: dict[str, Any], fd: int | None) -> dict[str, Any]:
+    """The parent's data tensors, mapped copy-on-write from its memfd (one physical copy for all workers)."""
+    import torch
+
+    size = os.fstat(fd).st_size
+    buffer = mmap.mmap(fd, size, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+    os.close(fd)
+    tensors = {}
+    for name, item in spec.items():
+        shape = tuple(item["shape"])
+        count = math.prod(shape)
+        dtype = getattr(torch, item["dtype"])
+        if count == 0:  # frombuffer refuses empty views
+            tensors[name] = torch.empty(shape, dtype=dtype)
+        else:
+            tensors[name] = torch.frombuffer(buffer, dtype=dtype, count=count, offset=item["offset"]).view(shape)
+    return tensors
+
+
+def main() -> None:
+    reader = FramedReader(0)
+    init, _ = reader.read_message()
+    zygote = Zygote(SandboxSettings.from_dict(init["settings"]), init.get("data"), init.get("data_fd"))
+    probe = zygote.probe()
+    write_message(1, {"ready": True, "pid": os.getpid(), "uid": zygote.uid, **probe})
+    while True:
+        try:
+            message, _ = reader.read_message()
+        except ProtocolError:  # the parent closed the pipe
+            return
+        if message.get("op") != "run":
+            return
+        header, payload = zygote.run(message["request"])
+        write_message(1, header, payload)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

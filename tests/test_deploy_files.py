@@ -1,0 +1,53 @@
+"""Docker does not run here: validate the compose file, the Dockerfile's references and the deployments."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_compose_services_have_health_checks_and_named_volumes():
+    compose = yaml.safe_load((ROOT / "docker/compose.yaml").read_text())
+    services = compose["services"]
+    assert {"postgres", "prefect-server", "gpu-worker"} <= set(services)
+    for name in ("postgres", "prefect-server"):
+        assert "test" in services[name]["healthcheck"]
+    assert "asyncpg" in services["prefect-server"]["environment"]["PREFECT_API_DATABASE_CONNECTION_URL"]
+    worker = services["gpu-worker"]
+    assert worker["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert "--pool gpu" in worker["command"]
+    assert (ROOT / "docker" / worker["build"]["context"] / worker["build"]["dockerfile"]).resolve().is_file()
+    used = {volume.split(":")[0] for service in services.values() for volume in service.get("volumes", [])}
+    named = {v for v in used if not v.startswith((".", "/"))}
+    assert named <= set(compose["volumes"])
+    for mount in used - named:
+        assert (ROOT / "docker" / mount).exists(), mount
+
+
+def test_dockerfile_copies_only_what_exists():
+    text = (ROOT / "docker/Dockerfile").read_text()
+    assert re.search(r"^FROM \$\{PYTORCH_IMAGE\}", text, re.M) and "pytorch/pytorch:" in text
+    for source in re.findall(r"^COPY (.+) \S+$", text, re.M):
+        for path in source.split():
+            assert (ROOT / path).exists(), f"Dockerfile copies missing {path}"
+    assert '"--pool", "gpu"' in text
+
+
+def test_deployments_use_the_gpu_pool_and_importable_flows():
+    spec = yaml.safe_load((ROOT / "deployments/prefect.yaml").read_text())
+    deployments = {d["name"]: d for d in spec["deployments"]}
+    assert set(deployments) == {"evolve", "cycle", "evaluate"}
+    for deployment in deployments.values():
+        assert deployment["work_pool"]["name"] == "gpu"
+        module, attribute = deployment["entrypoint"].split(":")
+        flow = getattr(importlib.import_module(module), attribute)
+        assert flow.name == deployment["name"]
+    schedule = deployments["evolve"]["schedules"][0]
+    assert schedule["cron"] and schedule["active"] is False
+    compose = yaml.safe_load((ROOT / "docker/compose.yaml").read_text())
+    assert "gpu" in compose["services"]["gpu-worker"]["command"]

@@ -1,0 +1,85 @@
+"""Pieces of the loop that need no model: the SFT selection rule, fault classification, reports and plots."""
+
+from __future__ import annotations
+
+from concurrent.futures.process import BrokenProcessPool
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from nngpt_core.config import load_config
+from nngpt_core.faults import is_infrastructure_fault
+from nngpt_core.loop.report import build_report
+from nngpt_core.loop.selection import choose
+from nngpt_core.loop.stats import median, wilson_interval
+from nngpt_core.store.models import Architecture, Candidate, Cycle, Run
+
+
+def _admitted(*accuracies):
+    return [SimpleNamespace(accuracy=a, id=i) for i, a in enumerate(sorted(accuracies, reverse=True))]
+
+
+def test_selection_takes_qualified_then_tops_up_best_first():
+    cfg = load_config(None, {"selection.min_examples": 3, "selection.min_accuracy": 0.4})
+    chosen = choose(_admitted(0.9, 0.5, 0.3, 0.2, 0.1), cfg)
+    assert [(c.accuracy, why) for c, why in chosen] == [(0.9, "qualified"), (0.5, "qualified"), (0.3, "top_up")]
+
+
+def test_selection_caps_at_max_examples_and_needs_no_top_up_when_enough_qualify():
+    cfg = load_config(None, {"selection.min_examples": 1, "selection.max_examples": 2})
+    chosen = choose(_admitted(0.9, 0.8, 0.7, 0.1), cfg)
+    assert [why for _, why in chosen] == ["qualified", "qualified"]
+
+
+def test_selection_of_nothing_is_nothing():
+    assert choose([], load_config(None)) == []
+
+
+@pytest.mark.parametrize("exc, retry", [
+    (OperationalError("SELECT 1", {}, Exception("server closed the connection")), True),
+    (BrokenProcessPool("worker died"), True),
+    (ConnectionResetError(), True),
+    (RuntimeError("CUDA error: an illegal memory access was encountered"), True),
+    (ValueError("a bug"), False),
+    (RuntimeError("shape mismatch"), False),
+])
+def test_only_infrastructure_faults_are_retried(exc, retry):
+    assert is_infrastructure_fault(exc) is retry
+
+
+def test_wilson_interval_and_median():
+    low, high = wilson_interval(8, 10)
+    assert 0.45 < low < 0.8 < high < 0.97
+    assert wilson_interval(0, 0) is None and wilson_interval(0, 5)[0] == 0.0
+    assert median([3, 1, 2]) == 2 and median([4, 1, 2, 3]) == 2.5 and median([]) is None
+
+
+def test_report_writes_plots_summary_and_best_code(store, tmp_path):
+    with store.session() as session:
+        run = Run(name="unit", base_model="m", dataset="digits", share_threshold=0.4)
+        session.add(run)
+        session.flush()
+        for index, accuracies in enumerate([(0.2, 0.6), (0.7, None)]):
+            cycle = Cycle(run_id=run.id, index=index)
+            session.add(cycle)
+            session.flush()
+            for n, accuracy in enumerate(accuracies):
+                arch = Architecture(code_hash=f"{index}-{n}", code=f"class Net:  # {index}-{n}\n    pass\n",
+                                    name=f"a{index}{n}", origin="generated", in_corpus=accuracy is not None,
+                                    run_id=run.id, cycle_id=cycle.id)
+                session.add(arch)
+                session.flush()
+                session.add(Candidate(run_id=run.id, cycle_id=cycle.id, index=n, prompt="p", completion="c",
+                                      status="ok" if accuracy else "timeout", accuracy=accuracy,
+                                      admitted=accuracy is not None, architecture_id=arch.id))
+        run_id = run.id
+    report = build_report(store, run_id, tmp_path)
+    assert [m.generated for m in report.metrics] == [2, 2]
+    assert report.metrics[1].valid_rate == 0.5 and report.metrics[1].cumulative_novel == 3
+    assert [b["accuracy"] for b in report.best] == [0.7, 0.6, 0.2]
+    for plot in report.plot_paths:
+        assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 5000
+    summary = (tmp_path / "summary.md").read_text()
+    best_file = f"code/arch_{report.best[0]['architecture_id']}.py"
+    assert best_file in summary and (tmp_path / best_file).read_text().startswith("class Net")
