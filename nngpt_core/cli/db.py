@@ -23,7 +23,7 @@ from nngpt_core.store.engine import open_store
 from nngpt_core.store.repo import export_candidates, import_paths, origin_counts, run_summaries, table_counts
 
 db_app = typer.Typer(help="Manage the results store (migrations, statistics, export).", no_args_is_help=True)
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 
 @db_app.command("upgrade")
@@ -85,11 +85,12 @@ def import_architectures(
     db: DbOption = None,
 ) -> None:
     """Import architecture files or folders of them into the store (origin 'seed' by default)."""
-    from nngpt_core.novelty.index import index_new_architecture
+    from nngpt_core.novelty.admission import index_architecture
 
     cfg = load(config, db)
     store = connect(cfg)
-    report = import_paths(store, paths, origin=origin, on_added=index_new_architecture(cfg.novelty))
+    report = import_paths(store, paths, origin=origin,
+                          on_added=lambda session, arch: index_architecture(session, arch, cfg.novelty))
     for source, reason in report.skipped:
         console.print(f"[yellow]skipped[/] {source}: {reason}")
     console.print(

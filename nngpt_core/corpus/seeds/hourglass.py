@@ -1,0 +1,78 @@
+"""Hourglass network: an encoder-decoder with skip additions, whose full-resolution output is classified."""
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+WIDTH = 16
+STAGES = 2
+KERNEL = 3
+ACTIVATION = nn.ReLU
+NORM = nn.BatchNorm2d
+DOWNSAMPLE = nn.MaxPool2d
+POOL = nn.AdaptiveAvgPool2d
+
+
+def supported_hyperparameters():
+    return {'lr', 'momentum', 'dropout'}
+
+
+class ConvBlock(nn.Module):
+    def __init__(self, in_channels, channels, kernel_size=KERNEL, stride=1, groups=1):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, channels, kernel_size, stride, kernel_size // 2, groups=groups, bias=False)
+        self.norm = NORM(channels)
+        self.act = ACTIVATION()
+
+    def forward(self, x):
+        return self.act(self.norm(self.conv(x)))
+
+
+class Hourglass(nn.Module):
+    def __init__(self, channels, levels):
+        super().__init__()
+        self.skip = ConvBlock(channels, channels)
+        self.down = nn.Sequential(DOWNSAMPLE(2), ConvBlock(channels, channels * 2))
+        self.inner = Hourglass(channels * 2, levels - 1) if levels > 1 else ConvBlock(channels * 2, channels * 2)
+        self.up = ConvBlock(channels * 2, channels)
+
+    def forward(self, x):
+        out = self.up(self.inner(self.down(x)))
+        return self.skip(x) + F.interpolate(out, size=x.shape[-2:])
+
+
+class Net(nn.Module):
+    def __init__(self, in_shape, out_shape, prm, device):
+        super().__init__()
+        self.device = device
+        in_channels = in_shape[1]
+        num_classes = out_shape[0]
+        size = min(in_shape[2], in_shape[3])
+        stride = 2 if size >= 16 else 1
+        size = size // stride
+        channels = WIDTH
+        self.stem = ConvBlock(in_channels, channels, KERNEL, stride)
+        levels = min(STAGES, max(1, size.bit_length() - 2))
+        self.body = nn.Sequential(Hourglass(channels, levels), ConvBlock(channels, channels * 2, KERNEL, 2 if size >= 4 else 1))
+        channels = channels * 2
+        self.pool = POOL(1)
+        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(prm['dropout']), nn.Linear(channels, num_classes))
+
+    def forward(self, x):
+        x = self.body(self.stem(x))
+        return self.head(self.pool(x))
+
+    def train_setup(self, prm):
+        self.to(self.device)
+        self.criteria = nn.CrossEntropyLoss().to(self.device)
+        self.optimizer = torch.optim.SGD(self.parameters(), lr=prm['lr'], momentum=prm['momentum'])
+
+    def learn(self, train_data):
+        self.train()
+        for inputs, labels in train_data:
+            inputs, labels = inputs.to(self.device), labels.to(self.device)
+            self.optimizer.zero_grad()
+            loss = self.criteria(self(inputs), labels)
+            loss.backward()
+            nn.utils.clip_grad_norm_(self.parameters(), 3)
+            self.optimizer.step()

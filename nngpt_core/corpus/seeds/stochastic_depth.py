@@ -1,0 +1,93 @@
+"""ResNet with stochastic depth: during training each residual branch is dropped per sample, more often deeper in."""
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+WIDTH = 16
+DEPTH = 2
+STAGES = 3
+KERNEL = 3
+ACTIVATION = nn.ReLU
+NORM = nn.BatchNorm2d
+POOL = nn.AdaptiveAvgPool2d
+
+
+def supported_hyperparameters():
+    return {'lr', 'momentum', 'dropout'}
+
+
+class ConvBlock(nn.Module):
+    def __init__(self, in_channels, channels, kernel_size=KERNEL, stride=1, groups=1):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, channels, kernel_size, stride, kernel_size // 2, groups=groups, bias=False)
+        self.norm = NORM(channels)
+        self.act = ACTIVATION()
+
+    def forward(self, x):
+        return self.act(self.norm(self.conv(x)))
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, in_channels, channels, stride, drop):
+        super().__init__()
+        self.drop = drop
+        self.conv1 = ConvBlock(in_channels, channels, stride=stride)
+        self.conv2 = nn.Conv2d(channels, channels, KERNEL, 1, KERNEL // 2, bias=False)
+        self.norm = NORM(channels)
+        self.shortcut = nn.Identity()
+        if stride != 1 or in_channels != channels:
+            self.shortcut = nn.Sequential(nn.Conv2d(in_channels, channels, 1, stride, bias=False), NORM(channels))
+        self.act = ACTIVATION()
+
+    def forward(self, x):
+        out = self.norm(self.conv2(self.conv1(x)))
+        if self.training and self.drop > 0:
+            keep = torch.rand(x.shape[0], 1, 1, 1, device=x.device) >= self.drop
+            out = out * keep / (1 - self.drop)
+        return self.act(out + self.shortcut(x))
+
+
+class Net(nn.Module):
+    def __init__(self, in_shape, out_shape, prm, device):
+        super().__init__()
+        self.device = device
+        in_channels = in_shape[1]
+        num_classes = out_shape[0]
+        size = min(in_shape[2], in_shape[3])
+        stride = 2 if size >= 16 else 1
+        size = size // stride
+        channels = WIDTH
+        self.stem = ConvBlock(in_channels, channels, KERNEL, stride)
+        layers = []
+        total = STAGES * DEPTH
+        for stage in range(STAGES):
+            width = WIDTH * 2 ** stage
+            stride = 2 if stage > 0 and size >= 4 else 1
+            size = size // stride
+            for index in range(DEPTH):
+                drop = prm['dropout'] * len(layers) / total
+                layers.append(ResidualBlock(channels, width, stride if index == 0 else 1, drop))
+                channels = width
+        self.body = nn.Sequential(*layers)
+        self.pool = POOL(1)
+        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(prm['dropout']), nn.Linear(channels, num_classes))
+
+    def forward(self, x):
+        x = self.body(self.stem(x))
+        return self.head(self.pool(x))
+
+    def train_setup(self, prm):
+        self.to(self.device)
+        self.criteria = nn.CrossEntropyLoss().to(self.device)
+        self.optimizer = torch.optim.SGD(self.parameters(), lr=prm['lr'], momentum=prm['momentum'])
+
+    def learn(self, train_data):
+        self.train()
+        for inputs, labels in train_data:
+            inputs, labels = inputs.to(self.device), labels.to(self.device)
+            self.optimizer.zero_grad()
+            loss = self.criteria(self(inputs), labels)
+            loss.backward()
+            nn.utils.clip_grad_norm_(self.parameters(), 3)
+            self.optimizer.step()

@@ -1,0 +1,77 @@
+"""VGG: stages of repeated 3x3 conv blocks, each stage closed by pooling, and a hidden-layer classifier."""
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+WIDTH = 16
+DEPTH = 2
+STAGES = 3
+KERNEL = 3
+HIDDEN = 128
+ACTIVATION = nn.ReLU
+NORM = nn.BatchNorm2d
+DOWNSAMPLE = nn.MaxPool2d
+POOL = nn.AdaptiveAvgPool2d
+
+
+def supported_hyperparameters():
+    return {'lr', 'momentum', 'dropout'}
+
+
+class ConvBlock(nn.Module):
+    def __init__(self, in_channels, channels, kernel_size=KERNEL, stride=1, groups=1):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, channels, kernel_size, stride, kernel_size // 2, groups=groups, bias=False)
+        self.norm = NORM(channels)
+        self.act = ACTIVATION()
+
+    def forward(self, x):
+        return self.act(self.norm(self.conv(x)))
+
+
+class Net(nn.Module):
+    def __init__(self, in_shape, out_shape, prm, device):
+        super().__init__()
+        self.device = device
+        in_channels = in_shape[1]
+        num_classes = out_shape[0]
+        size = min(in_shape[2], in_shape[3])
+        channels = in_channels
+        layers = []
+        for stage in range(STAGES):
+            width = WIDTH * 2 ** stage
+            for index in range(DEPTH):
+                layers.append(ConvBlock(channels, width))
+                channels = width
+            if size >= 4:
+                layers.append(DOWNSAMPLE(2))
+                size = size // 2
+        self.body = nn.Sequential(*layers)
+        self.pool = POOL(1)
+        self.head = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(channels, HIDDEN),
+            ACTIVATION(),
+            nn.Dropout(prm['dropout']),
+            nn.Linear(HIDDEN, num_classes),
+        )
+
+    def forward(self, x):
+        x = self.body(x)
+        return self.head(self.pool(x))
+
+    def train_setup(self, prm):
+        self.to(self.device)
+        self.criteria = nn.CrossEntropyLoss().to(self.device)
+        self.optimizer = torch.optim.SGD(self.parameters(), lr=prm['lr'], momentum=prm['momentum'])
+
+    def learn(self, train_data):
+        self.train()
+        for inputs, labels in train_data:
+            inputs, labels = inputs.to(self.device), labels.to(self.device)
+            self.optimizer.zero_grad()
+            loss = self.criteria(self(inputs), labels)
+            loss.backward()
+            nn.utils.clip_grad_norm_(self.parameters(), 3)
+            self.optimizer.step()

@@ -1,0 +1,82 @@
+"""Wide ResNet: few, widened pre-activation blocks with dropout between their convolutions."""
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+WIDTH = 8
+WIDEN = 3
+DEPTH = 1
+STAGES = 3
+KERNEL = 3
+ACTIVATION = nn.ReLU
+NORM = nn.BatchNorm2d
+POOL = nn.AdaptiveAvgPool2d
+
+
+def supported_hyperparameters():
+    return {'lr', 'momentum', 'dropout'}
+
+
+class WideBlock(nn.Module):
+    def __init__(self, in_channels, channels, stride, dropout):
+        super().__init__()
+        self.norm1 = NORM(in_channels)
+        self.conv1 = nn.Conv2d(in_channels, channels, KERNEL, stride, KERNEL // 2, bias=False)
+        self.drop = nn.Dropout(dropout)
+        self.norm2 = NORM(channels)
+        self.conv2 = nn.Conv2d(channels, channels, KERNEL, 1, KERNEL // 2, bias=False)
+        self.act = ACTIVATION()
+        self.shortcut = nn.Identity()
+        if stride != 1 or in_channels != channels:
+            self.shortcut = nn.Conv2d(in_channels, channels, 1, stride, bias=False)
+
+    def forward(self, x):
+        out = self.drop(self.conv1(self.act(self.norm1(x))))
+        out = self.conv2(self.act(self.norm2(out)))
+        return out + self.shortcut(x)
+
+
+class Net(nn.Module):
+    def __init__(self, in_shape, out_shape, prm, device):
+        super().__init__()
+        self.device = device
+        in_channels = in_shape[1]
+        num_classes = out_shape[0]
+        size = min(in_shape[2], in_shape[3])
+        stride = 2 if size >= 16 else 1
+        size = size // stride
+        channels = WIDTH
+        self.stem = nn.Conv2d(in_channels, channels, KERNEL, stride, KERNEL // 2, bias=False)
+        layers = []
+        for stage in range(STAGES):
+            width = WIDTH * WIDEN * 2 ** stage
+            stride = 2 if stage > 0 and size >= 4 else 1
+            size = size // stride
+            for index in range(DEPTH):
+                layers.append(WideBlock(channels, width, stride if index == 0 else 1, prm['dropout']))
+                channels = width
+        layers.append(NORM(channels))
+        layers.append(ACTIVATION())
+        self.body = nn.Sequential(*layers)
+        self.pool = POOL(1)
+        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(prm['dropout']), nn.Linear(channels, num_classes))
+
+    def forward(self, x):
+        x = self.body(self.stem(x))
+        return self.head(self.pool(x))
+
+    def train_setup(self, prm):
+        self.to(self.device)
+        self.criteria = nn.CrossEntropyLoss().to(self.device)
+        self.optimizer = torch.optim.SGD(self.parameters(), lr=prm['lr'], momentum=prm['momentum'])
+
+    def learn(self, train_data):
+        self.train()
+        for inputs, labels in train_data:
+            inputs, labels = inputs.to(self.device), labels.to(self.device)
+            self.optimizer.zero_grad()
+            loss = self.criteria(self(inputs), labels)
+            loss.backward()
+            nn.utils.clip_grad_norm_(self.parameters(), 3)
+            self.optimizer.step()
