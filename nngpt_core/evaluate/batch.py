@@ -80,3 +80,16 @@ def evaluate_architectures(store: Store, cfg: RunConfig, architecture_ids: list[
             evaluation.structural_tokens = result.structural_tokens
             records.append({"architecture_id": row.id, **result_record(result)})
     return records
+
+
+FINGERPRINT_SUBSET = 64  # images: enough to build, run forward and train one short epoch
+
+
+def fingerprint_sources(cfg: RunConfig, sources: list[str]) -> list[EvalResult]:
+    """Run sources in the sandbox just far enough for their structural fingerprints (a small subset)."""
+    quick = cfg.evaluation.model_copy(update={
+        "train_subset": FINGERPRINT_SUBSET, "test_subset": FINGERPRINT_SUBSET, "epochs": 1,
+        "workers": min(cfg.evaluation.workers, len(sources)),
+    })
+    with Evaluator(quick, progress=False) as evaluator:
+        return evaluator.evaluate_many(sources)
