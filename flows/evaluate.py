@@ -12,7 +12,7 @@ from prefect import flow, task
 
 from nngpt_core.config import RunConfig
 from nngpt_core.loop import stages
-from nngpt_core.loop.standalone import evaluate_architectures, evaluate_files
+from nngpt_core.evaluate.batch import evaluate_architectures, evaluate_files
 from tasks.policy import STAGE_TASK_OPTIONS, store_for
 from tasks.stages import evaluate_shard
 

@@ -75,6 +75,14 @@ class EvaluationConfig(Section):
         description="Values for known hyperparameter keys (the paper's SGD recipe; batch is the training batch size); unknown keys get neutral_value.",
     )
     neutral_value: float = Field(0.5, ge=0, le=1, description="Value for hyperparameter keys without a documented default.")
+
+    @field_validator("hyperparameters")
+    @classmethod
+    def _check_batch(cls, value: dict[str, float]) -> dict[str, float]:
+        batch = value.get("batch", 32)
+        if batch < 1 or batch != int(batch):
+            raise ValueError(f"batch must be a whole number of at least 1, got {batch}")
+        return value
     augment: bool = Field(False, description="Random crop (and flip where the dataset allows) on training batches.")
     threads: int = Field(1, ge=1, description="Torch threads per sandboxed candidate.")
     max_processes: int = Field(16, ge=2, description="Processes and threads a candidate's sandbox uid may hold (RLIMIT_NPROC).")
@@ -97,6 +105,7 @@ class NoveltyConfig(Section):
     lexical_threshold: float = Field(0.7, gt=0, le=1, description="Estimated Jaccard at or above which code is a near-duplicate.")
     structural_threshold: float = Field(0.9, gt=0, le=1, description="Structural Jaccard at or above which an architecture is a near-duplicate.")
     top_k: int = Field(5, ge=1, description="Nearest stored architectures returned by a query.")
+    bucket_rows: int = Field(64, ge=1, description="Most architectures a query reads from one LSH bucket; buckets of code shared by very many files are cut to this.")
     lsh_recall_at_threshold: float = Field(0.95, gt=0, lt=1, description="Chance that a stored architecture exactly at the threshold is found by the LSH bands (sets bands x rows at index creation).")
 
 

@@ -3,7 +3,8 @@
     from nngpt_core.novelty.normalize import normalize_code, code_hash
     code_hash(src) == code_hash(reformatted_src)   # True
 
-The raw code is stored as written; only the hash uses the normal form.
+The raw code is stored as written; only the hash uses the normal form. `parse_without_docstrings`
+is the shared first step of this normal form and of the lexical tokens (nngpt_core.novelty.lexical).
 """
 
 from __future__ import annotations
@@ -20,11 +21,16 @@ def _strip_docstrings(tree: ast.AST) -> None:
                 node.body = body[1:] or [ast.Pass()]
 
 
-def normalize_code(source: str) -> str:
-    """Source without comments, docstrings or formatting differences. Raises SyntaxError."""
+def parse_without_docstrings(source: str) -> ast.Module:
+    """The syntax tree of `source` with module, class and function docstrings removed. Raises SyntaxError."""
     tree = ast.parse(source)
     _strip_docstrings(tree)
-    return ast.unparse(tree)
+    return tree
+
+
+def normalize_code(source: str) -> str:
+    """Source without comments, docstrings or formatting differences. Raises SyntaxError."""
+    return ast.unparse(parse_without_docstrings(source))
 
 
 def code_hash(source: str) -> str:

@@ -183,7 +183,7 @@ class Signature(Base):
     num_perm: Mapped[int] = mapped_column(Integer)
     seed: Mapped[int] = mapped_column(Integer)
     scheme: Mapped[str] = mapped_column(String(100))
-    hashvalues: Mapped[bytes] = mapped_column(LargeBinary)  # num_perm little-endian uint64
+    hashvalues: Mapped[bytes] = mapped_column(LargeBinary)  # num_perm little-endian uint32 (datasketch affine32, see scheme)
     tokens: Mapped[int] = mapped_column(Integer, default=0)  # number of distinct shingles
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

@@ -1,0 +1,120 @@
+"""`nngpt bootstrap`: train the embedded default model from scratch on the seed corpus, on CPU.
+
+    from nngpt_core.llm.bootstrap import bootstrap
+    from nngpt_core.llm.bootstrap.settings import BootstrapSettings
+    result = bootstrap(BootstrapSettings.quick(out=Path("/tmp/boot")))    # or BootstrapSettings() for the full one
+
+Steps: read the seed corpus (hand-written seeds plus expanded variants), turn it into
+"prompt with reference -> variant" examples (pairs.py), train a byte-level BPE tokenizer on them
+(tokenizer.py), train a small Llama from scratch (train.py), and save everything in Hugging Face
+format with training.json (settings, corpus hash, loss curve, versions) and a model card (card.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from rich.console import Console
+
+from nngpt_core.config import GenerationConfig
+from nngpt_core.errors import NngptError
+from nngpt_core.llm.bootstrap.card import write_model_card
+from nngpt_core.llm.bootstrap.pairs import variant_pairs
+from nngpt_core.llm.bootstrap.settings import BootstrapSettings
+from nngpt_core.llm.bootstrap.tokenizer import train_tokenizer
+from nngpt_core.llm.bootstrap.train import TrainingHistory, build_model, encode_examples, train_model
+from nngpt_core.llm.prompts import PromptTemplate, TaskSpec
+from nngpt_core.versions import environment_versions
+
+TRAINING_RECORD = "training.json"
+
+
+@dataclass
+class BootstrapResult:
+    out: Path
+    parameters: int
+    corpus_files: int
+    examples: int
+    corpus_sha256: str
+    history: TrainingHistory
+
+
+def corpus_sources(expanded_files: int, seed: int) -> list[tuple[str, str]]:
+    """The hand-written seeds plus `expanded_files` expanded variants, without repeated code."""
+    try:
+        from nngpt_core.corpus import expanded_sources, seed_sources
+    except ImportError:
+        raise NngptError("the seed corpus (nngpt_core.corpus) is not installed; cannot bootstrap without it") from None
+    sources, seen = [], set()
+    for name, code in [*seed_sources(), *expanded_sources(n=expanded_files, seed=seed)]:
+        if code not in seen:
+            seen.add(code)
+            sources.append((name, code))
+    return sources
+
+
+def corpus_sha256(sources: Sequence[tuple[str, str]]) -> str:
+    digest = hashlib.sha256()
+    for name, code in sources:
+        digest.update(name.encode() + b"\0" + code.encode() + b"\0")
+    return digest.hexdigest()
+
+
+def training_tasks() -> list[TaskSpec]:
+    """One task per registered dataset, with the default parameter budget, to vary prompt headers."""
+    from nngpt_core.data.registry import DATASETS
+
+    budget = GenerationConfig().param_budget
+    return [TaskSpec.for_dataset(name, budget) for name in DATASETS]
+
+
+def bootstrap(settings: BootstrapSettings, sources: Sequence[tuple[str, str]] | None = None,
+              console: Console | None = None) -> BootstrapResult:
+    """Train and save the bootstrap model; `sources` overrides the corpus (tests pass a slice)."""
+    console = console or Console(stderr=True)
+    sources = list(sources) if sources is not None else corpus_sources(settings.expanded_files, settings.seed)
+    if len(sources) < 2:
+        raise NngptError(f"bootstrap needs at least 2 corpus files to pair, got {len(sources)}")
+    template = PromptTemplate.load("default")
+    pairs = variant_pairs(sources, template, training_tasks(), settings.references_per_target,
+                          settings.bare_share, settings.seed)
+    console.log(f"{len(sources)} corpus files -> {len(pairs)} prompt/completion examples")
+    tokenizer = train_tokenizer((pair["prompt"] + pair["completion"] for pair in pairs), settings.vocab_size)
+    train, holdout = encode_examples(tokenizer, pairs, settings)
+    if not train:
+        raise NngptError(f"every training example is longer than max_length={settings.max_length} tokens")
+    model = build_model(settings, tokenizer)
+    parameters = sum(p.numel() for p in model.parameters())
+    console.log(f"model: {parameters / 1e6:.2f}M parameters, {len(train)} training / {len(holdout)} holdout examples, "
+                f"{sum(map(len, train)) / len(train):.0f} tokens per example")
+    history = train_model(model, train, holdout, settings, tokenizer.pad_token_id, console)
+    result = BootstrapResult(settings.out, parameters, len(sources), len(train), corpus_sha256(sources), history)
+    save(model, tokenizer, settings, result)
+    console.log(f"saved to {settings.out}: {history.steps} steps, {history.epochs:.2f} epochs, "
+                f"holdout loss {history.holdout_loss}")
+    return result
+
+
+def save(model, tokenizer, settings: BootstrapSettings, result: BootstrapResult) -> None:
+    out = settings.out
+    out.mkdir(parents=True, exist_ok=True)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.to(getattr(torch, settings.save_dtype)).save_pretrained(out)
+    model.float()
+    tokenizer.save_pretrained(out)
+    record = {
+        "settings": json.loads(settings.model_dump_json()),
+        "parameters": result.parameters,
+        "corpus_files": result.corpus_files,
+        "training_examples": result.examples,
+        "corpus_sha256": result.corpus_sha256,
+        "history": asdict(result.history),
+        "versions": environment_versions(),
+    }
+    (out / TRAINING_RECORD).write_text(json.dumps(record, indent=2) + "\n")
+    write_model_card(out, record)

@@ -1,0 +1,59 @@
+"""Training examples for the bootstrap model: "prompt with a reference architecture -> a close variant".
+
+    from nngpt_core.llm.bootstrap.pairs import variant_pairs
+    pairs = variant_pairs(sources, template, tasks, references_per_target=2, bare_share=0.1, seed=0)
+
+Each corpus file becomes the completion of prompts that carry one of its nearest neighbours as the
+reference (similarity = Jaccard of the sets of stripped source lines, so variants of one seed find
+each other whatever their names). The model thus learns what generation asks of it: write a close
+but different variant of the architecture in the prompt. A share of prompts carries no reference,
+so prompting without retrieval still works. Tasks (dataset, shapes) are drawn per example, so the
+header varies as it does across real runs.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+from nngpt_core.llm.prompts import PromptTemplate, Reference, TaskSpec
+
+
+def _line_set(code: str) -> frozenset[str]:
+    return frozenset(line.strip() for line in code.splitlines() if line.strip())
+
+
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    union = len(a | b)
+    return len(a & b) / union if union else 0.0
+
+
+def nearest_neighbours(sources: Sequence[tuple[str, str]], k: int) -> list[list[int]]:
+    """For each source, the indices of its k most similar other sources (most similar first)."""
+    lines = [_line_set(code) for _, code in sources]
+    neighbours = []
+    for i, own in enumerate(lines):
+        scored = sorted(((_jaccard(own, other), j) for j, other in enumerate(lines) if j != i and other != own), reverse=True)
+        neighbours.append([j for _, j in scored[:k]])
+    return neighbours
+
+
+def variant_pairs(
+    sources: Sequence[tuple[str, str]],
+    template: PromptTemplate,
+    tasks: Sequence[TaskSpec],
+    references_per_target: int = 2,
+    bare_share: float = 0.1,
+    seed: int = 0,
+) -> list[dict[str, str]]:
+    """Prompt/completion pairs: every source as the variant of each of its nearest neighbours."""
+    rng = random.Random(seed)
+    pairs = []
+    for (name, code), near in zip(sources, nearest_neighbours(sources, references_per_target)):
+        for j in near:
+            ref_name, ref_code = sources[j]
+            pairs.append(template.pair(rng.choice(tasks), [Reference(ref_name, ref_code)], code))
+        if rng.random() < bare_share:
+            pairs.append(template.pair(rng.choice(tasks), [], code))
+    rng.shuffle(pairs)
+    return pairs

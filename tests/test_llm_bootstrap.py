@@ -1,0 +1,82 @@
+"""The bootstrap pipeline on a small corpus slice: tokenizer, pairs, training, saving, loading and sampling."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from nngpt_core.config import GenerationConfig, ModelConfig
+from nngpt_core.llm.bootstrap import TRAINING_RECORD, corpus_sha256, training_tasks
+from nngpt_core.llm.bootstrap.pairs import nearest_neighbours, variant_pairs
+from nngpt_core.llm.bootstrap.tokenizer import train_tokenizer
+from nngpt_core.llm.generate import sample
+from nngpt_core.llm.loading import load_model
+from nngpt_core.llm.prompts import PromptTemplate, Reference, TaskSpec
+from tests.llm_helpers import TINY_STEPS, corpus_slice, tiny_model  # noqa: F401  (fixtures)
+
+torch.set_num_threads(1)
+
+
+def test_tokenizer_round_trips_code_and_prompts_end_on_a_token_boundary(corpus_slice):
+    template = PromptTemplate.load("default")
+    pairs = variant_pairs(corpus_slice, template, training_tasks(), references_per_target=1, bare_share=1.0, seed=3)
+    tokenizer = train_tokenizer((p["prompt"] + p["completion"] for p in pairs), vocab_size=500)
+    name, code = corpus_slice[0]
+    assert tokenizer.decode(tokenizer(code, add_special_tokens=False)["input_ids"]) == code
+    assert len(tokenizer(code)["input_ids"]) < len(code.encode()) / 2  # merges learned: code is compressed
+    for pair in pairs:
+        joint = tokenizer(pair["prompt"] + pair["completion"], add_special_tokens=False)["input_ids"]
+        split = (tokenizer(pair["prompt"], add_special_tokens=False)["input_ids"]
+                 + tokenizer(pair["completion"], add_special_tokens=False)["input_ids"])
+        assert joint == split
+
+
+def test_pairs_use_nearest_other_file_as_reference(corpus_slice):
+    name, code = corpus_slice[0]
+    variant = code.replace("16", "24", 1) if "16" in code else code + "\n# variant\n"
+    sources = [*corpus_slice, (name + "_variant", variant)]
+    near = nearest_neighbours(sources, k=1)
+    assert near[0] == [len(sources) - 1] and near[-1] == [0]
+    template = PromptTemplate.load("default")
+    pairs = variant_pairs(sources, template, [TaskSpec("digits32", (3, 32, 32), 10, 1000)], 1, 0.0, seed=0)
+    assert len(pairs) == len(sources)
+    target = next(p for p in pairs if p["completion"] == template.completion(variant))
+    assert f"# Reference architecture {name}:" in target["prompt"]
+
+
+def test_bootstrap_saves_a_loadable_model_with_record_and_card(tiny_model, corpus_slice):
+    path, result = tiny_model
+    for name in ("config.json", "model.safetensors", "tokenizer.json", TRAINING_RECORD, "README.md"):
+        assert (path / name).is_file(), name
+    record = json.loads((path / TRAINING_RECORD).read_text())
+    assert record["corpus_sha256"] == corpus_sha256(corpus_slice)
+    assert record["history"]["steps"] == TINY_STEPS
+    curve = record["history"]["loss_curve"]
+    assert curve[-1][1] < curve[0][1]  # training lowered the loss
+    assert f"--steps {TINY_STEPS}" in (path / "README.md").read_text()
+    loaded = load_model(ModelConfig(name_or_path=str(path), device="cpu"))
+    assert sum(p.numel() for p in loaded.model.parameters()) == result.parameters
+    assert loaded.tokenizer.padding_side == "left"
+
+
+@pytest.fixture(scope="module")
+def loaded_tiny(tiny_model):
+    return load_model(ModelConfig(name_or_path=str(tiny_model[0]), device="cpu"))
+
+
+def test_sampling_shapes_and_seed_determinism(loaded_tiny, corpus_slice):
+    template = PromptTemplate.load("default")
+    task = TaskSpec.for_dataset("digits32", 2_000_000)
+    prompts = [template.prompt(task, [Reference(*corpus_slice[i % 2])]) for i in range(5)]
+    gen = GenerationConfig(max_new_tokens=24, batch_size=2, temperature=1.0, top_k=0)
+    first, stats = sample(loaded_tiny, prompts, gen, seed=11)
+    again, _ = sample(loaded_tiny, prompts, gen, seed=11)
+    other, _ = sample(loaded_tiny, prompts, gen, seed=12)
+    assert len(first) == 5 and [c.prompt for c in first] == prompts
+    assert all(0 < c.new_tokens <= 24 for c in first)
+    assert [c.seed for c in first] == [11, 11, 12, 12, 13]  # one seed per batch
+    assert stats.new_tokens == sum(c.new_tokens for c in first) and stats.tokens_per_s > 0
+    assert [c.text for c in again] == [c.text for c in first]
+    assert [c.text for c in other] != [c.text for c in first]
