@@ -1,7 +1,7 @@
 """Benchmark of the near-duplicate lookup: brute force vs datasketch's MinHashLSH vs the database index.
 
     .venv/bin/python bench/novelty.py                 # N = 10^4 and 10^5 (about 4 minutes on 2 cores)
-    .venv/bin/python bench/novelty.py --large         # adds N = 10^6
+    .venv/bin/python bench/novelty.py --large         # adds N = 10^6 (about 30 minutes more, 11 GB of memory)
     .venv/bin/python bench/novelty.py --quick         # N = 2000, a smoke run
     .venv/bin/python bench/novelty.py --postgres-url postgresql+psycopg2://...   # instead of a throwaway cluster
 

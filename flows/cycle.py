@@ -25,7 +25,7 @@ def cycle(config: RunConfig, run_id: int, index: int) -> dict:
     if not cycle_done(store, cycle_id):
         stage.generate(config, cycle_id)
         ready = stage.prepare(config, cycle_id)
-        shards = stages.shard(ready, config.evaluation.shard_size)
+        shards = stages.shard(ready, config.orchestration.shard_size)
         logger.info("cycle %d: evaluating %d candidates in %d shards", index, len(ready), len(shards))
         stage.evaluate_shard.map(config, shards).result()
         stage.admit(config, cycle_id)

@@ -145,3 +145,15 @@ def load_model(cfg: ModelConfig, adapter_paths: list[str] | None = None) -> Load
     tokenizer = load_tokenizer(path, cfg.local_files_only)
     log.info("loaded %s on %s (%s), %d adapter(s)", path, device, next(model.parameters()).dtype, len(adapter_paths or []))
     return LoadedModel(model, tokenizer, path, device, list(adapter_paths or []))
+
+
+def ensure_model_available(cfg: ModelConfig) -> str:
+    """The model's resolved path, or NngptError (one line, what to do) when it cannot load offline."""
+    from transformers import AutoConfig
+
+    path = resolve_model_path(cfg.name_or_path)
+    try:
+        AutoConfig.from_pretrained(path, local_files_only=cfg.local_files_only)
+    except (OSError, ValueError):
+        raise NngptError(_offline_hint(cfg.name_or_path)) from None
+    return path
