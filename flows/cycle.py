@@ -6,7 +6,7 @@ recomputing or duplicating anything.
 
 from __future__ import annotations
 
-from prefect import flow, get_run_logger
+from prefect import flow, get_run_logger, unmapped
 
 from nngpt_core.config import RunConfig
 from nngpt_core.loop import stages
@@ -27,7 +27,7 @@ def cycle(config: RunConfig, run_id: int, index: int) -> dict:
         ready = stage.prepare(config, cycle_id)
         shards = stages.shard(ready, config.orchestration.shard_size)
         logger.info("cycle %d: evaluating %d candidates in %d shards", index, len(ready), len(shards))
-        stage.evaluate_shard.map(config, shards).result()
+        stage.evaluate_shard.map(unmapped(config), shards).result()
         stage.admit(config, cycle_id)
         stage.select_pairs(config, cycle_id)
         stage.finetune(config, cycle_id)

@@ -82,7 +82,7 @@ def bootstrap(settings: BootstrapSettings, sources: Sequence[tuple[str, str]] | 
         raise NngptError(f"bootstrap needs at least 2 corpus files to pair, got {len(sources)}")
     template = PromptTemplate.load("default")
     pairs = variant_pairs(sources, template, training_tasks(), settings.references_per_target,
-                          settings.bare_share, settings.seed)
+                          settings.bare_share, settings.seed, settings.rename_share)
     console.log(f"{len(sources)} corpus files -> {len(pairs)} prompt/completion examples")
     tokenizer = train_tokenizer((pair["prompt"] + pair["completion"] for pair in pairs), settings.vocab_size)
     train, holdout = encode_examples(tokenizer, pairs, settings)

@@ -9,14 +9,49 @@ each other whatever their names). The model thus learns what generation asks of 
 but different variant of the architecture in the prompt. A share of prompts carries no reference,
 so prompting without retrieval still works. Tasks (dataset, shapes) are drawn per example, so the
 header varies as it does across real runs.
+
+In `rename_share` of the pairs, the helper classes and functions (every top-level name but `Net`
+and `supported_hyperparameters`) get random names, the same in reference and target. Those names
+can only be predicted by reading them from the reference, which teaches the model to take its
+building blocks from the prompt: trained without it, the model recalled blocks from memory, mixed
+families, and used names it never defined.
 """
 
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Sequence
 
 from nngpt_core.llm.prompts import PromptTemplate, Reference, TaskSpec
+
+
+KEPT_NAMES = {"Net", "supported_hyperparameters"}
+_NAME_PARTS = (
+    ("Conv", "Res", "Mix", "Dense", "Gate", "Fuse", "Split", "Stem", "Core", "Pool", "Skip", "Wide", "Deep", "Fast",
+     "Light", "Dual", "Tri", "Spatial", "Channel", "Token", "Patch", "Cross", "Local", "Global"),
+    ("Block", "Unit", "Layer", "Cell", "Stage", "Module", "Branch", "Path", "Op", "Mixer", "Net2", "Head"),
+)
+_DEFINED = re.compile(r"^(?:class|def) (\w+)", re.MULTILINE)
+
+
+def rename_helpers(codes: Sequence[str], rng: random.Random) -> list[str]:
+    """`codes` with their top-level helper names replaced by random ones, one mapping for all."""
+    joined = "\n".join(codes)
+    names = sorted({name for name in _DEFINED.findall(joined) if name not in KEPT_NAMES}, key=len, reverse=True)
+    mapping: dict[str, str] = {}
+    for name in names:
+        while True:
+            new = rng.choice(_NAME_PARTS[0]) + rng.choice(_NAME_PARTS[1]) + (str(rng.randint(2, 9)) if rng.random() < 0.3 else "")
+            if new not in mapping.values() and not re.search(rf"\b{new}\b", joined):
+                break
+        if name.islower():
+            new = re.sub(r"(?<!^)(?=[A-Z])", "_", new).lower()
+        mapping[name] = new
+    if not mapping:
+        return list(codes)
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, mapping)) + r")\b")
+    return [pattern.sub(lambda match: mapping[match.group(1)], code) for code in codes]
 
 
 def _line_set(code: str) -> frozenset[str]:
@@ -45,6 +80,7 @@ def variant_pairs(
     references_per_target: int = 2,
     bare_share: float = 0.1,
     seed: int = 0,
+    rename_share: float = 0.0,
 ) -> list[dict[str, str]]:
     """Prompt/completion pairs: every source as the variant of each of its nearest neighbours."""
     rng = random.Random(seed)
@@ -52,7 +88,10 @@ def variant_pairs(
     for (name, code), near in zip(sources, nearest_neighbours(sources, references_per_target)):
         for j in near:
             ref_name, ref_code = sources[j]
-            pairs.append(template.pair(rng.choice(tasks), [Reference(ref_name, ref_code)], code))
+            target = code
+            if rng.random() < rename_share:
+                ref_code, target = rename_helpers([ref_code, code], rng)
+            pairs.append(template.pair(rng.choice(tasks), [Reference(ref_name, ref_code)], target))
         if rng.random() < bare_share:
             pairs.append(template.pair(rng.choice(tasks), [], code))
     rng.shuffle(pairs)
