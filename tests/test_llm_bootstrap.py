@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import random
 
 import pytest
 import torch
 
 from nngpt_core.config import GenerationConfig, ModelConfig
 from nngpt_core.llm.bootstrap import TRAINING_RECORD, corpus_sha256, training_tasks
-from nngpt_core.llm.bootstrap.pairs import nearest_neighbours, variant_pairs
+from nngpt_core.llm.bootstrap.pairs import KEPT_NAMES, nearest_neighbours, rename_helpers, variant_pairs
 from nngpt_core.llm.bootstrap.tokenizer import train_tokenizer
 from nngpt_core.llm.generate import sample
 from nngpt_core.llm.loading import load_model
@@ -44,6 +46,27 @@ def test_pairs_use_nearest_other_file_as_reference(corpus_slice):
     assert len(pairs) == len(sources)
     target = next(p for p in pairs if p["completion"] == template.completion(variant))
     assert f"# Reference architecture {name}:" in target["prompt"]
+
+
+def _top_level_names(code: str) -> list[str]:
+    return [node.name for node in ast.parse(code).body if isinstance(node, (ast.ClassDef, ast.FunctionDef))]
+
+
+def test_renaming_is_consistent_across_reference_and_target_and_keeps_the_interface():
+    from nngpt_core.corpus import seed_sources
+
+    seeds = dict(seed_sources())
+    codes = [seeds["resnet_basic"], seeds["se_resnet"]]  # both define ConvBlock and ResidualBlock
+    renamed = rename_helpers(codes, random.Random(0))
+    mappings = []
+    for before, after in zip(codes, renamed):
+        old, new = _top_level_names(before), _top_level_names(after)
+        assert [a == b for a, b in zip(old, new)] == [a in KEPT_NAMES for a in old]  # only helpers change
+        mappings.append(dict(zip(old, new)))
+    assert mappings[0]["ConvBlock"] == mappings[1]["ConvBlock"] != "ConvBlock"  # one mapping for both files
+    assert mappings[0]["ResidualBlock"] == mappings[1]["ResidualBlock"]
+    assert "ConvBlock" not in renamed[0] and renamed[0].count(mappings[0]["ConvBlock"]) == codes[0].count("ConvBlock")
+    assert rename_helpers(codes, random.Random(0)) == renamed and rename_helpers(codes, random.Random(1)) != renamed
 
 
 def test_bootstrap_saves_a_loadable_model_with_record_and_card(tiny_model, corpus_slice):
