@@ -90,7 +90,15 @@ def isolate_monitor(settings: SandboxSettings, uid: int | None, host_scratch: st
     hide_paths(settings.hidden_paths, settings.visible_paths)
     try_layer(layers, settings, "read-only-root", lambda: linux.make_tree_read_only("/"))
     options = f"size={settings.scratch_mb}m,mode=0700" + (f",uid={uid},gid={uid}" if uid is not None else "")
+    # the scratch tmpfs covers /tmp: bring back, read-only, what must stay visible below it (a venv in /tmp)
+    under_scratch = {path: os.open(path, os.O_PATH) for path in settings.visible_paths
+                     if _under(path, SCRATCH_IN_NAMESPACE) and path != SCRATCH_IN_NAMESPACE and os.path.exists(path)}
     linux.mount("tmpfs", SCRATCH_IN_NAMESPACE, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, options)
+    for path, fd in sorted(under_scratch.items()):
+        os.makedirs(path, mode=0o755, exist_ok=True)
+        linux.mount(f"/proc/self/fd/{fd}", path, None, linux.MS_BIND | linux.MS_REC)
+        linux.mount(None, path, None, linux.MS_REMOUNT | linux.MS_BIND | linux.MS_RDONLY)
+        os.close(fd)
     return Confinement(SCRATCH_IN_NAMESPACE, uid, pid_ns, True, layers)
 
 
