@@ -81,8 +81,13 @@ def bootstrap(settings: BootstrapSettings, sources: Sequence[tuple[str, str]] | 
     if len(sources) < 2:
         raise NngptError(f"bootstrap needs at least 2 corpus files to pair, got {len(sources)}")
     template = PromptTemplate.load("default")
-    pairs = variant_pairs(sources, template, training_tasks(), settings.references_per_target,
-                          settings.bare_share, settings.seed, settings.rename_share)
+    tasks = training_tasks()
+
+    def make_pairs(rename_round: int) -> list[dict[str, str]]:
+        return variant_pairs(sources, template, tasks, settings.references_per_target, settings.bare_share,
+                             settings.seed, settings.rename_share, rename_round)
+
+    pairs = make_pairs(0)
     console.log(f"{len(sources)} corpus files -> {len(pairs)} prompt/completion examples")
     tokenizer = train_tokenizer((pair["prompt"] + pair["completion"] for pair in pairs), settings.vocab_size)
     train, holdout = encode_examples(tokenizer, pairs, settings)
@@ -92,7 +97,8 @@ def bootstrap(settings: BootstrapSettings, sources: Sequence[tuple[str, str]] | 
     parameters = sum(p.numel() for p in model.parameters())
     console.log(f"model: {parameters / 1e6:.2f}M parameters, {len(train)} training / {len(holdout)} holdout examples, "
                 f"{sum(map(len, train)) / len(train):.0f} tokens per example")
-    history = train_model(model, train, holdout, settings, tokenizer.pad_token_id, console)
+    history = train_model(model, train, holdout, settings, tokenizer.pad_token_id, console,
+                          next_epoch=lambda epoch: encode_examples(tokenizer, make_pairs(epoch), settings)[0])
     result = BootstrapResult(settings.out, parameters, len(sources), len(train), corpus_sha256(sources), history)
     save(model, tokenizer, settings, result)
     console.log(f"saved to {settings.out}: {history.steps} steps, {history.epochs:.2f} epochs, "

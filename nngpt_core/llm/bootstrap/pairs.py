@@ -13,7 +13,7 @@ header varies as it does across real runs.
 In `rename_share` of the pairs, the helper classes and functions (every top-level name but `Net`
 and `supported_hyperparameters`) get random names, the same in reference and target. Those names
 can only be predicted by reading them from the reference, which teaches the model to take its
-building blocks from the prompt: trained without it, the model recalled blocks from memory, mixed
+building blocks from the prompt (each epoch draws new names, so they cannot be memorized): trained without it, the model recalled blocks from memory, mixed
 families, and used names it never defined.
 """
 
@@ -81,16 +81,21 @@ def variant_pairs(
     bare_share: float = 0.1,
     seed: int = 0,
     rename_share: float = 0.0,
+    rename_round: int = 0,
 ) -> list[dict[str, str]]:
-    """Prompt/completion pairs: every source as the variant of each of its nearest neighbours."""
+    """Prompt/completion pairs: every source as the variant of each of its nearest neighbours.
+
+    `seed` fixes which pairs exist, their order and which are renamed; `rename_round` only draws the
+    random names, so each training epoch can see the same pairs under fresh names."""
     rng = random.Random(seed)
+    names_rng = random.Random(f"{seed}:{rename_round}")
     pairs = []
     for (name, code), near in zip(sources, nearest_neighbours(sources, references_per_target)):
         for j in near:
             ref_name, ref_code = sources[j]
             target = code
             if rng.random() < rename_share:
-                ref_code, target = rename_helpers([ref_code, code], rng)
+                ref_code, target = rename_helpers([ref_code, code], names_rng)
             pairs.append(template.pair(rng.choice(tasks), [Reference(ref_name, ref_code)], target))
         if rng.random() < bare_share:
             pairs.append(template.pair(rng.choice(tasks), [], code))

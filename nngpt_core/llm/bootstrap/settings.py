@@ -27,6 +27,7 @@ class BootstrapSettings(Section):
     expanded_files: int = Field(150, ge=0, description="Expanded corpus variants generated and used besides the seeds.")
     references_per_target: int = Field(2, ge=1, description="Prompts per corpus file, each with one of its nearest neighbours as reference.")
     rename_share: float = Field(0.75, ge=0, le=1, description="Share of pairs whose helper class/function names are randomized (same in reference and target), teaching the model to copy names from the reference.")
+    completion_only_loss: bool = Field(True, description="Predict only the completion's tokens, not the prompt and its reference.")
     bare_share: float = Field(0.1, ge=0, le=1, description="Share of corpus files also given a prompt without reference.")
     batch_tokens: int = Field(8192, ge=256, description="Tokens (padded) per optimizer step.")
     learning_rate: float = Field(2e-3, gt=0, description="Peak AdamW learning rate (cosine decay to 10%).")

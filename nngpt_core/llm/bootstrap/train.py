@@ -2,11 +2,13 @@
 
     from nngpt_core.llm.bootstrap.train import build_model, encode_examples, train_model
     model = build_model(settings, tokenizer)
-    train_ids, holdout_ids = encode_examples(tokenizer, pairs, settings)
-    history = train_model(model, train_ids, holdout_ids, settings, pad_id, console)
+    train, holdout = encode_examples(tokenizer, pairs, settings)
+    history = train_model(model, train, holdout, settings, pad_id, console)
 
 Examples are never packed together: each sequence is one prompt plus its completion, so attention
-sees exactly what it will see at generation time. Batches group examples of similar length up to
+sees exactly what it will see at generation time. With `completion_only_loss` (the default) only
+the completion's tokens are predicted: the reference in the prompt is given at generation time, and
+learning to predict it taught the model to recall families instead of reading them. Batches group examples of similar length up to
 `batch_tokens` padded tokens. The learning rate warms up, then follows a cosine to 10% of its
 peak over `steps`, or over the wall-clock budget `minutes` when no step count is fixed (the step
 count reached is recorded, so `--steps` reproduces a timed run).
@@ -17,7 +19,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -28,6 +30,14 @@ from nngpt_core.llm.bootstrap.settings import BootstrapSettings
 
 IGNORE_INDEX = -100
 LOG_EVERY_STEPS = 25
+
+
+class Example(list):
+    """Token ids of one prompt + completion + end-of-sequence; the first `prompt_tokens` are the prompt."""
+
+    def __init__(self, ids: list[int], prompt_tokens: int):
+        super().__init__(ids)
+        self.prompt_tokens = prompt_tokens
 
 
 @dataclass
@@ -60,19 +70,20 @@ def build_model(settings: BootstrapSettings, tokenizer):
     return LlamaForCausalLM(config)
 
 
-def encode_examples(tokenizer, pairs: Sequence[dict[str, str]], settings: BootstrapSettings) -> tuple[list[list[int]], list[list[int]]]:
-    """Token ids of prompt + completion + end-of-sequence; too-long examples dropped; split off a holdout."""
+def encode_examples(tokenizer, pairs: Sequence[dict[str, str]], settings: BootstrapSettings) -> tuple[list[Example], list[Example]]:
+    """The pairs as Examples, split (train, holdout): the first `holdout_share` of the pairs are held
+    out (the same pairs in every epoch); too-long ones are dropped."""
     encoded = []
     for pair in pairs:
-        ids = (tokenizer(pair["prompt"], add_special_tokens=False)["input_ids"]
-               + tokenizer(pair["completion"], add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id])
-        if len(ids) <= settings.max_length:
-            encoded.append(ids)
+        prompt = tokenizer(pair["prompt"], add_special_tokens=False)["input_ids"]
+        ids = prompt + tokenizer(pair["completion"], add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        unlabelled = len(prompt) if settings.completion_only_loss else 0
+        encoded.append(Example(ids, unlabelled) if len(ids) <= settings.max_length else None)
     holdout = int(len(encoded) * settings.holdout_share)
-    return encoded[holdout:], encoded[:holdout]
+    return [ids for ids in encoded[holdout:] if ids], [ids for ids in encoded[:holdout] if ids]
 
 
-def _batches(examples: list[list[int]], batch_tokens: int, rng: random.Random) -> list[list[list[int]]]:
+def _batches(examples: list[Example], batch_tokens: int, rng: random.Random) -> list[list[Example]]:
     """Length-sorted batches of at most batch_tokens padded tokens, in random order."""
     order = sorted(range(len(examples)), key=lambda i: (len(examples[i]), rng.random()))
     batches, current, longest = [], [], 0
@@ -89,7 +100,7 @@ def _batches(examples: list[list[int]], batch_tokens: int, rng: random.Random) -
     return batches
 
 
-def _collate(batch: list[list[int]], pad_id: int) -> dict[str, torch.Tensor]:
+def _collate(batch: list[Example], pad_id: int) -> dict[str, torch.Tensor]:
     """Right-padded ids and labels, without an attention mask: under causal attention no real token
     can see the padding after it, and a mask would push CPU attention off its fused kernel (measured
     2x slower for 2k-token sequences)."""
@@ -98,7 +109,7 @@ def _collate(batch: list[list[int]], pad_id: int) -> dict[str, torch.Tensor]:
     labels = torch.full((len(batch), longest), IGNORE_INDEX, dtype=torch.long)
     for row, ids in enumerate(batch):
         input_ids[row, : len(ids)] = torch.tensor(ids)
-        labels[row, : len(ids)] = torch.tensor(ids)
+        labels[row, ids.prompt_tokens : len(ids)] = torch.tensor(ids[ids.prompt_tokens :])
     return {"input_ids": input_ids, "labels": labels}
 
 
@@ -109,7 +120,7 @@ def _learning_rate(settings: BootstrapSettings, step: int, progress: float) -> f
 
 
 @torch.no_grad()
-def mean_loss(model, examples: list[list[int]], pad_id: int, batch_tokens: int) -> float | None:
+def mean_loss(model, examples: list[Example], pad_id: int, batch_tokens: int) -> float | None:
     """Mean loss per predicted token over `examples` (None when there are none)."""
     if not examples:
         return None
@@ -124,9 +135,12 @@ def mean_loss(model, examples: list[list[int]], pad_id: int, batch_tokens: int) 
     return total / count
 
 
-def train_model(model, train: list[list[int]], holdout: list[list[int]], settings: BootstrapSettings,
-                pad_id: int, console: Console) -> TrainingHistory:
-    """Train until `steps` or `minutes` run out; returns the loss curve and the holdout loss."""
+def train_model(model, train: list[Example], holdout: list[Example], settings: BootstrapSettings,
+                pad_id: int, console: Console,
+                next_epoch: Callable[[int], list[Example]] | None = None) -> TrainingHistory:
+    """Train until `steps` or `minutes` run out; returns the loss curve and the holdout loss.
+
+    `next_epoch(k)`, when given, supplies the training examples of epoch k >= 1 (fresh random names)."""
     torch.set_num_threads(settings.threads)
     rng = random.Random(settings.seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, betas=(0.9, 0.95),
@@ -146,7 +160,11 @@ def train_model(model, train: list[list[int]], holdout: list[list[int]], setting
     with Progress(TextColumn("[bold]bootstrap training"), BarColumn(), TextColumn("{task.description}"),
                   TimeElapsedColumn(), console=console, transient=True) as bar:
         task = bar.add_task("", total=1.0)
+        epoch = 0
         while progress() < 1.0:
+            if epoch and next_epoch is not None:
+                train = next_epoch(epoch)
+            epoch += 1
             for batch in _batches(train, settings.batch_tokens, rng):
                 for group in optimizer.param_groups:
                     group["lr"] = _learning_rate(settings, history.steps, progress())
