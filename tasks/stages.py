@@ -14,6 +14,8 @@ from nngpt_core.config import RunConfig
 from nngpt_core.loop import stages
 from tasks.policy import STAGE_TASK_OPTIONS, store_for
 
+SLOT_LEASE_S = 60  # seconds; the shortest lease the Prefect server accepts
+
 
 @task(name="generate", **STAGE_TASK_OPTIONS)
 def generate(cfg: RunConfig, cycle_id: int) -> int:
@@ -28,9 +30,20 @@ def prepare(cfg: RunConfig, cycle_id: int) -> list[int]:
 
 @task(name="evaluate-shard", **STAGE_TASK_OPTIONS)
 def evaluate_shard(cfg: RunConfig, candidate_ids: list[int]) -> int:
+    """Evaluate the shard's still-pending candidates while holding one of the device's slots.
+
+    Off the local backend this runs on another machine (a pool worker, a Dask worker): the slot
+    limit of that machine's device is created there, on first use.
+    """
     from prefect.concurrency.sync import concurrency
 
-    with concurrency(stages.device_slot_name(cfg), occupy=1):
+    if cfg.orchestration.evaluation_backend != "local":
+        from tasks.concurrency import ensure_device_slots
+
+        ensure_device_slots(cfg)
+    # the holder renews its lease while it runs; a killed holder's slot is free again after the lease
+    # (plus the server's repossessor loop), not after Prefect's default 300 s
+    with concurrency(stages.device_slot_name(cfg), occupy=1, lease_duration=SLOT_LEASE_S):
         return stages.evaluate_candidates(store_for(cfg), cfg, candidate_ids)
 
 

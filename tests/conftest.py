@@ -7,13 +7,17 @@ NNGPT_TEST_DATABASE_URL to use an existing PostgreSQL server instead of starting
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
 
+from flows.local import quiet_prefect_defaults
 from nngpt_core.store.engine import Store, open_store
 from nngpt_core.store.migrate import upgrade
 from nngpt_core.store.throwaway_pg import ThrowawayPostgres
@@ -24,6 +28,14 @@ _db_counter = itertools.count()
 # Several processes of tests (and helpers running beside them) share 2 cores: keep torch to one thread.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.pop("NNGPT_DATABASE_URL", None)  # tests never touch a user's real database
+os.environ.pop("NNGPT_DATA_DIR", None)
+# Prefect reads its settings when it is first imported: a throwaway PREFECT_HOME and no telemetry, set
+# before any test module imports it (`nngpt run` subprocesses inherit them too).
+_PREFECT_HOME = tempfile.mkdtemp(prefix="nngpt-test-prefect-")
+atexit.register(shutil.rmtree, _PREFECT_HOME, True)
+os.environ["PREFECT_HOME"] = _PREFECT_HOME
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+quiet_prefect_defaults()  # as `nngpt run` does: the library's progress lines reach the flow-run logs
 
 
 class ExternalPostgres:
@@ -86,3 +98,11 @@ def store(store_url: str) -> Store:
     upgrade(opened)
     yield opened
     opened.dispose()
+
+
+@pytest.fixture(scope="session")
+def echo_model(tmp_path_factory) -> Path:
+    """A tiny real code LLM that writes known valid architectures (tests/flow_helpers.py), trained once."""
+    from tests.flow_helpers import train_echo_model
+
+    return train_echo_model(tmp_path_factory.mktemp("echo_model"))

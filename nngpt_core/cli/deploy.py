@@ -3,7 +3,11 @@
     PREFECT_API_URL=http://HOST:4200/api nngpt deploy
     PREFECT_API_URL=http://HOST:4200/api nngpt worker --pool gpu
 
-Both drive Prefect's own CLI in a subprocess (the library never imports Prefect).
+Both drive Prefect's own CLI in a subprocess (the library never imports Prefect). Flow runs work in
+NNGPT_WORKDIR: the deployments' pull step (flows.steps.enter_workdir) changes into it at run time, so
+relative paths such as models/bootstrap resolve there. It defaults to this package's source tree and
+is passed on to the worker; set it where the package is installed without its checkout (the Docker
+image sets /opt/nngpt).
 """
 
 from __future__ import annotations
@@ -20,16 +24,24 @@ import typer
 from nngpt_core.errors import NngptError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-PREFECT_FILE = REPO_ROOT / "deployments" / "prefect.yaml"
+WORKDIR_ENV = "NNGPT_WORKDIR"
 PoolOption = Annotated[str, typer.Option("--pool", help="Work pool name.")]
 
 
-def _prefect(*args: str, check: bool = True, capture: bool = False) -> subprocess.CompletedProcess:
+def workdir() -> Path:
+    """The checkout flow runs work in: NNGPT_WORKDIR, else this package's source tree."""
+    path = Path(os.environ.get(WORKDIR_ENV) or REPO_ROOT).resolve()
+    if not path.is_dir():
+        raise NngptError(f"{WORKDIR_ENV}={path} is not a directory: point it at the nngpt checkout")
+    return path
+
+
+def _prefect(*args: str, check: bool = True, capture: bool = False, cwd: Path | None = None) -> subprocess.CompletedProcess:
     executable = shutil.which("prefect", path=str(Path(sys.executable).parent)) or shutil.which("prefect")
     if executable is None:
         raise NngptError("the prefect command is not installed in this environment")
-    env = {**os.environ, "NNGPT_WORKDIR": os.environ.get("NNGPT_WORKDIR", str(REPO_ROOT))}
-    result = subprocess.run([executable, *args], cwd=REPO_ROOT, env=env, text=True, capture_output=capture)
+    env = {**os.environ, WORKDIR_ENV: str(workdir())}  # read by every flow run's pull step (flows/steps.py)
+    result = subprocess.run([executable, *args], cwd=cwd, env=env, text=True, capture_output=capture)
     if check and result.returncode != 0:
         detail = (result.stderr or result.stdout or "").strip().splitlines()[-1:] if capture else []
         raise NngptError(f"prefect {' '.join(args[:2])} failed (exit {result.returncode}) {' '.join(detail)}".strip())
@@ -45,15 +57,18 @@ def deploy(pool: PoolOption = "gpu") -> None:
     """Create the process work pool if missing and register every deployment of deployments/prefect.yaml."""
     if not os.environ.get("PREFECT_API_URL"):
         raise NngptError("PREFECT_API_URL is not set: point it at a running Prefect server (e.g. http://127.0.0.1:4200/api)")
+    prefect_file = workdir() / "deployments" / "prefect.yaml"
+    if not prefect_file.is_file():
+        raise NngptError(f"{prefect_file} not found: set {WORKDIR_ENV} to the nngpt checkout")
     ensure_pool(pool)
-    _prefect("--no-prompt", "deploy", "--all", "--prefect-file", str(PREFECT_FILE))
+    _prefect("--no-prompt", "deploy", "--all", "--prefect-file", str(prefect_file), cwd=workdir())
 
 
 def worker(
     pool: PoolOption = "gpu",
     limit: Annotated[int, typer.Option("--limit", min=1, help="Flow runs this worker runs at once.")] = 1,
 ) -> None:
-    """Start a Prefect process worker on the pool (runs until interrupted)."""
+    """Start a Prefect process worker on the pool (runs until interrupted); its flow runs work in NNGPT_WORKDIR."""
     if not os.environ.get("PREFECT_API_URL"):
         raise NngptError("PREFECT_API_URL is not set: point it at the Prefect server the deployments live on")
     _prefect("worker", "start", "--pool", pool, "--type", "process", "--limit", str(limit))

@@ -33,9 +33,17 @@ def run(
 ) -> None:
     """Run generate -> evaluate -> filter -> admit -> fine-tune cycles locally (no server needed)."""
     from flows.local import run_locally
+    from nngpt_core.loop import preflight
+    from nngpt_core.loop.runs import stored_config
 
     cfg = load(config, db)
+    if resume is None:
+        # before the store is migrated and Prefect starts: a bad run fails in seconds, with one line
+        # and nothing written (the model and dataset are checked before the store is opened)
+        preflight.check(cfg)
     store = connect(cfg)
+    if resume is not None:  # the run exists and what it was started with can still run here
+        preflight.check(stored_config(store, resume).model_copy(update={"store": cfg.store}))
     run_id = run_locally(cfg, resume_run=resume, cycles=cycles)
     report = build_report(store, run_id)
     out = Console()

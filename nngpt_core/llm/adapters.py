@@ -23,7 +23,7 @@ from nngpt_core.errors import NngptError
 from nngpt_core.llm.loading import LoadedModel, load_model, resolve_model_path
 from nngpt_core.llm.sft import AdapterTraining
 from nngpt_core.store.engine import Store
-from nngpt_core.store.models import Adapter
+from nngpt_core.store.models import Adapter, Cycle
 from nngpt_core.versions import environment_versions
 
 METADATA_FILE = "nngpt_adapter.json"
@@ -70,8 +70,11 @@ def load_with_adapter(model_cfg: ModelConfig, store: Store, adapter_id: int | No
 
 
 def register_adapter(store: Store, training: AdapterTraining, *, base_model: str, parent_id: int | None,
-                     run_id: int | None, config: dict) -> int:
-    """Insert the adapter's row and write its metadata file; returns the new adapter id."""
+                     run_id: int | None, config: dict, cycle_id: int | None = None) -> int:
+    """Insert the adapter's row and write its metadata file; returns the new adapter id.
+
+    With `cycle_id`, the row and the cycle's adapter_out_id are committed together: a run killed in
+    between can leave neither an adapter without its cycle nor a cycle that trains a second one."""
     versions = environment_versions()
     losses = {"steps": training.losses, "completion_before": training.loss_before, "completion_after": training.loss_after}
     with store.session() as session:
@@ -83,6 +86,8 @@ def register_adapter(store: Store, training: AdapterTraining, *, base_model: str
         session.add(row)
         session.flush()
         adapter_id = row.id
+        if cycle_id is not None:
+            session.get(Cycle, cycle_id).adapter_out_id = adapter_id
     metadata = {"id": adapter_id, "run_id": run_id, "parent_id": parent_id, "base_model": base_model,
                 "n_examples": training.n_examples, "losses": losses, "config": config, "versions": versions}
     (Path(training.path) / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")

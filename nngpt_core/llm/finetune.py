@@ -70,9 +70,6 @@ def finetune(cfg: RunConfig, store: Store, pairs: list[dict[str, str]], *, paren
     loaded = load_with_adapter(cfg.model, store, parent_id)
     label = f"run{run_id}-cycle{cycle.index}" if cycle is not None else "pairs"
     training = train_adapter(loaded, pairs, cfg.sft, adapter_directory(cfg, label), seed=cfg.seed)
-    adapter_id = register_adapter(store, training, base_model=cfg.model.name_or_path, parent_id=parent_id,
-                                  run_id=run_id, config=json.loads(cfg.sft.model_dump_json()))
-    if cycle is not None:
-        with store.session() as session:
-            session.get(Cycle, cycle.id).adapter_out_id = adapter_id
-    return adapter_id
+    return register_adapter(store, training, base_model=cfg.model.name_or_path, parent_id=parent_id,
+                            run_id=run_id, config=json.loads(cfg.sft.model_dump_json()),
+                            cycle_id=cycle.id if cycle is not None else None)

@@ -24,6 +24,16 @@ def shard(candidate_ids: list[int], size: int) -> list[list[int]]:
     return [candidate_ids[i : i + size] for i in range(0, len(candidate_ids), size)]
 
 
+def unevaluated(store: Store, candidate_ids: list[int]) -> list[int]:
+    """The ids among `candidate_ids` whose candidates the store has not evaluated yet (status still pending)."""
+    if not candidate_ids:
+        return []
+    with store.session() as session:
+        return list(session.scalars(
+            select(Candidate.id).where(Candidate.id.in_(candidate_ids), Candidate.status == "pending").order_by(Candidate.id)
+        ))
+
+
 def _still_pending(store: Store, candidate_ids: list[int]) -> list[tuple[int, int, str]]:
     """(candidate id, cycle id, code of its architecture) for the candidates not yet evaluated."""
     with store.session() as session:
@@ -37,7 +47,11 @@ def _still_pending(store: Store, candidate_ids: list[int]) -> list[tuple[int, in
 
 
 def evaluate_candidates(store: Store, cfg: RunConfig, candidate_ids: list[int], progress: bool = True) -> int:
-    """Evaluate the candidates among `candidate_ids` that are still pending; returns how many."""
+    """Evaluate the candidates among `candidate_ids` that are still pending; returns how many.
+
+    Safe to call again with the same ids (a shard rerun after its worker died): what the store
+    already holds is not evaluated again.
+    """
     from nngpt_core.evaluate import Evaluator, record_evaluation
 
     pending = _still_pending(store, candidate_ids)

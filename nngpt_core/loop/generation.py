@@ -21,8 +21,10 @@ log = logging.getLogger("nngpt.loop")
 
 
 def batch_seed(run_seed: int, cycle_index: int, first_index: int) -> int:
+    """A seed below 2**30: it is stored in candidates.generation_seed, a 32-bit signed INTEGER on
+    PostgreSQL, and sampling adds the batch number to it."""
     digest = hashlib.sha256(f"{run_seed}:{cycle_index}:{first_index}".encode()).digest()
-    return int.from_bytes(digest[:4], "little")
+    return int.from_bytes(digest[:4], "little") >> 2
 
 
 def stored_candidate_count(store: Store, cycle_id: int) -> int:

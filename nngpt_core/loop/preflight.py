@@ -22,9 +22,12 @@ def check_dataset(cfg: RunConfig) -> None:
 
 
 def check(cfg: RunConfig) -> None:
-    """Raise NngptError (one line) when the run cannot start."""
+    """Raise NngptError (one line) when the run cannot start.
+
+    The store comes last: opening an SQLite store creates its file, which a run that cannot start
+    (a wrong model path, a missing dataset) should not leave behind."""
     from nngpt_core.llm.loading import ensure_model_available
 
-    open_store(cfg.store.resolved_url()).dispose()
     ensure_model_available(cfg.model)
     check_dataset(cfg)
+    open_store(cfg.store.resolved_url()).dispose()

@@ -10,13 +10,15 @@ results before it returns.
 from __future__ import annotations
 
 import logging
+import re
+import socket
 from pathlib import Path
 
 from sqlalchemy import select
 
 from nngpt_core.config import RunConfig
 from nngpt_core.loop.admission import judge_and_admit
-from nngpt_core.loop.evaluation import evaluate_candidates, shard
+from nngpt_core.loop.evaluation import evaluate_candidates, shard, unevaluated
 from nngpt_core.loop.generation import generate_candidates
 from nngpt_core.loop.metrics import cycle_metrics
 from nngpt_core.loop.preparation import prepare_candidates
@@ -27,7 +29,7 @@ from nngpt_core.store.engine import Store
 from nngpt_core.store.models import Cycle, Run, SftExample
 
 __all__ = [
-    "generate_candidates", "prepare_candidates", "evaluate_candidates", "shard", "judge_and_admit",
+    "generate_candidates", "prepare_candidates", "evaluate_candidates", "shard", "unevaluated", "judge_and_admit",
     "select_sft_examples", "finetune_cycle", "close_cycle", "cycle_summary", "report_run", "report_dir",
     "device_slot_name",
 ]
@@ -83,5 +85,14 @@ def report_run(store: Store, run_id: int, out_dir: Path) -> RunReport:
 
 
 def device_slot_name(cfg: RunConfig) -> str:
-    """The Prefect concurrency limit that bounds evaluation shards on this device."""
-    return "nngpt-device-" + cfg.evaluation.device.replace(":", "-")
+    """The Prefect concurrency limit that bounds evaluation shards on this device.
+
+    Prefect's limits are global to the server. Locally one name per device is enough; when shards
+    run on several machines (the pool and dask backends), the host name is part of it, so that each
+    machine's device has its own `device_slots`.
+    """
+    device = cfg.evaluation.device.replace(":", "-")
+    if cfg.orchestration.evaluation_backend == "local":
+        return "nngpt-device-" + device
+    host = re.sub(r"[^A-Za-z0-9-]+", "-", socket.gethostname()).strip("-") or "host"
+    return f"nngpt-device-{host}-{device}"

@@ -1,0 +1,189 @@
+"""The pool backend's waiting and rerunning (nngpt_core.loop.shards.run_shards), without a Prefect server.
+
+Only the Prefect API edge is faked (`FakeRuns` stands in for tasks.pool.PrefectShardRuns: start a flow
+run, read states, read the last heartbeat, mark crashed), with a fake clock; the store is a set of
+evaluated candidate ids. The real edge against a server is covered by the deployment tests.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from nngpt_core.errors import NngptError
+from nngpt_core.loop.shards import RunState, run_shards
+
+
+class FakeRuns:
+    """Each started run follows `script(name, ids)`: a list of states, one per poll (the last repeats).
+
+    A run whose state is COMPLETED has evaluated its ids (they leave `pending`), unless the
+    script says otherwise through `evaluates`.
+    """
+
+    def __init__(self, script, evaluates=lambda name: True):
+        self.script, self.evaluates = script, evaluates
+        self.started: list[tuple[str, list[int]]] = []
+        self.crashed: list[tuple[str, str]] = []
+        self.polls: dict[str, int] = {}
+        self.evaluated: set[int] = set()
+        self.beats: dict[str, tuple[float, float]] = {}
+        self.unreachable_polls = 0
+
+    def start(self, name, candidate_ids):
+        run_id = f"id-{len(self.started)}"
+        self.started.append((name, list(candidate_ids)))
+        self.polls[run_id] = 0
+        return run_id
+
+    def _state(self, run_id):
+        name, ids = self.started[int(run_id.split("-")[1])]
+        if run_id in {r for r, _ in self.crashed}:
+            return RunState("CRASHED", "Crashed")
+        states = self.script(name, ids)
+        state = states[min(self.polls[run_id], len(states) - 1)]
+        self.polls[run_id] += 1
+        if state.type == "COMPLETED" and self.evaluates(name):
+            self.evaluated.update(ids)
+        return state
+
+    def states(self, run_ids):
+        if self.unreachable_polls:
+            self.unreachable_polls -= 1
+            raise ConnectionError("server restarting")
+        return {run_id: self._state(run_id) for run_id in run_ids}
+
+    def heartbeats(self, run_id):
+        return self.beats.get(run_id)
+
+    def mark_crashed(self, run_id, message):
+        self.crashed.append((run_id, message))
+
+    def pending(self, ids):
+        return [i for i in ids if i not in self.evaluated]
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+RUNNING, COMPLETED = RunState("RUNNING", "Running"), RunState("COMPLETED", "Completed")
+CRASHED, FAILED = RunState("CRASHED", "Crashed"), RunState("FAILED", "Failed")
+
+
+def wait(runs, shards, clock=None, **options):
+    clock = clock or Clock()
+    settings = dict(timeout_s=100, attempts=3, label="r1c0", poll_s=5, clock=clock, sleep=clock.sleep)
+    settings.update(options)
+    return run_shards(shards, runs, runs.pending, **settings)
+
+
+def test_all_shards_started_before_waiting_then_done():
+    runs = FakeRuns(lambda name, ids: [RunState("SCHEDULED", "Scheduled"), RUNNING, COMPLETED])
+    report = wait(runs, [[1, 2], [3, 4], [5]])
+    assert [name for name, _ in runs.started] == ["r1c0-shard0-attempt1", "r1c0-shard1-attempt1", "r1c0-shard2-attempt1"]
+    assert report.to_json() == {"shards": 3, "runs_started": 3, "reruns": []}
+    assert runs.evaluated == {1, 2, 3, 4, 5}
+
+
+def test_a_crashed_shard_runs_again_with_its_unevaluated_candidates_only():
+    def script(name, ids):
+        if name == "r1c0-shard1-attempt1":
+            return [RUNNING, CRASHED]
+        return [RUNNING, COMPLETED]
+
+    runs = FakeRuns(script)
+    runs.evaluated.add(3)  # the killed run had committed one chunk before it died
+    report = wait(runs, [[1, 2], [3, 4]])
+    assert runs.started[-1] == ("r1c0-shard1-attempt2", [4])
+    assert report.runs_started == 3 and report.reruns == ["r1c0-shard1-attempt1 ended Crashed"]
+    assert runs.pending([1, 2, 3, 4]) == []
+
+
+def test_a_shard_that_keeps_failing_fails_the_cycle_after_shard_attempts_runs():
+    runs = FakeRuns(lambda name, ids: [FAILED] if "shard0" in name else [COMPLETED])
+    with pytest.raises(NngptError) as error:
+        wait(runs, [[1, 2], [3]], attempts=2)
+    assert [name for name, _ in runs.started].count("r1c0-shard0-attempt2") == 1
+    assert "r1c0-shard0-attempt2" in str(error.value) and "gave up after 2 runs" in str(error.value)
+    assert "2 of its 2 candidates are still unevaluated" in str(error.value)
+
+
+def test_a_failed_run_whose_candidates_are_all_stored_is_done_without_a_rerun():
+    # the worker died after its last commit, before it could report Completed
+    runs = FakeRuns(lambda name, ids: [RUNNING, CRASHED])
+    runs.evaluated.update({1, 2})
+    report = wait(runs, [[1, 2]])
+    assert report.runs_started == 1 and report.reruns == []
+
+
+def test_a_silent_running_run_is_marked_crashed_and_rerun():
+    # a worker killed with its machine: Prefect keeps the run Running, its heartbeats stop
+    runs = FakeRuns(lambda name, ids: [RUNNING] if name.endswith("attempt1") else [COMPLETED])
+    runs.beats["id-0"] = (700.0, 180.0)  # silent for 700 s, beating every 180 s before
+    report = wait(runs, [[1, 2]], heartbeat_misses=3, heartbeat_check_s=0)
+    assert runs.crashed and runs.crashed[0][0] == "id-0"
+    assert "no heartbeat for 700 s, 3 times its period of 180 s" in runs.crashed[0][1]
+    assert runs.started[-1] == ("r1c0-shard0-attempt2", [1, 2]) and report.runs_started == 2
+
+
+def test_a_running_run_with_recent_or_no_heartbeats_is_left_alone():
+    runs = FakeRuns(lambda name, ids: [RUNNING] * 4 + [COMPLETED])
+    runs.beats["id-0"] = (500.0, 180.0)  # under 3 periods of its own, however this process is set up
+    runs.beats["id-1"] = (80.0, 5.0)  # a 5 s gap is jitter: the period counts as at least 30 s
+    # a run with fewer than two heartbeats (heartbeats off there) is left to the deadline
+    report = wait(runs, [[1], [2], [3]], heartbeat_misses=3, heartbeat_check_s=0)
+    assert runs.crashed == [] and report.runs_started == 3
+
+
+def test_a_shard_past_its_deadline_fails_the_cycle_naming_the_flow_run_and_the_deadline():
+    runs = FakeRuns(lambda name, ids: [RUNNING])
+    clock = Clock()
+    with pytest.raises(NngptError) as error:
+        wait(runs, [[1, 2, 3]], clock=clock, timeout_s=60)
+    message = str(error.value)
+    assert "flow run 'r1c0-shard0-attempt1' (id-0)" in message
+    assert "orchestration.shard_timeout_s=60 s" in message and "state: Running" in message
+    assert "3 of its 3 candidates are still unevaluated" in message and "--resume" in message
+    assert "\n" not in message and 60 < clock.now <= 70  # one poll after the deadline, not a hang
+
+
+def test_a_shard_no_worker_picked_up_says_so_at_the_deadline():
+    runs = FakeRuns(lambda name, ids: [RunState("SCHEDULED", "Late")])
+    with pytest.raises(NngptError, match=r"state: Late\).*No worker of the work pool started it"):
+        wait(runs, [[1]], timeout_s=30)
+
+
+def test_a_run_past_its_deadline_whose_candidates_are_stored_counts_as_done():
+    runs = FakeRuns(lambda name, ids: [RUNNING])
+    runs.evaluated.update({1, 2})
+    assert wait(runs, [[1, 2]], timeout_s=10).runs_started == 1
+
+
+def test_an_unreachable_server_is_polled_again_until_the_deadline():
+    runs = FakeRuns(lambda name, ids: [COMPLETED])
+    runs.unreachable_polls = 2
+    assert wait(runs, [[1]]).reruns == []
+    runs = FakeRuns(lambda name, ids: [COMPLETED])
+    runs.unreachable_polls = 100
+    with pytest.raises(NngptError, match="state: in an unknown state"):
+        wait(runs, [[1]], timeout_s=20)
+
+
+def test_a_completed_run_that_left_candidates_pending_is_rerun():
+    runs = FakeRuns(lambda name, ids: [COMPLETED], evaluates=lambda name: not name.endswith("attempt1"))
+    report = wait(runs, [[1, 2]])
+    assert report.reruns[0].startswith("r1c0-shard0-attempt1 completed but left 2 candidates unevaluated")
+    assert "NNGPT_DATABASE_URL" in report.reruns[0]
+
+
+def test_a_cancelled_shard_stops_the_cycle():
+    runs = FakeRuns(lambda name, ids: [RunState("CANCELLED", "Cancelled")])
+    with pytest.raises(NngptError, match="'r1c0-shard0-attempt1' .* was cancelled"):
+        wait(runs, [[1]])
