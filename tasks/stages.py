@@ -57,7 +57,8 @@ def select_pairs(cfg: RunConfig, cycle_id: int) -> int:
     return stages.select_sft_examples(store_for(cfg), cfg, cycle_id)
 
 
-@task(name="fine-tune", **STAGE_TASK_OPTIONS)
+# log_prints off: while trl/datasets fingerprint the SFT data, dill prints bytecode listings
+@task(name="fine-tune", log_prints=False, **STAGE_TASK_OPTIONS)
 def finetune(cfg: RunConfig, cycle_id: int) -> int | None:
     return stages.finetune_cycle(store_for(cfg), cfg, cycle_id)
 
