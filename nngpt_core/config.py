@@ -164,8 +164,8 @@ class OrchestrationConfig(Section):
         "local", description="Where evaluation shards run: local (tasks in this process), pool (flow runs of the evaluate deployment on the work pool), dask (prefect-dask DaskTaskRunner)."
     )
     evaluate_deployment: str = Field("evaluate/evaluate", description="The <flow>/<deployment> the pool backend sends shards to.")
-    shard_timeout_s: float = Field(3600.0, gt=0, description="A pool shard's flow run not finished this long after it was started fails the cycle with a clear message.")
-    shard_attempts: int = Field(3, ge=1, description="Times a pool shard whose flow run crashed or failed (a dead worker) is run, in all.")
+    shard_timeout_s: float = Field(3600.0, gt=0, description="A pool shard's flow run not finished this long after it was started is marked Crashed and run again (within shard_attempts); after the last attempt the cycle fails with a clear message.")
+    shard_attempts: int = Field(3, ge=1, description="Times a pool shard whose flow run crashed, failed or passed shard_timeout_s (a dead worker) is run, in all.")
     dask_address: str | None = Field(None, description="Scheduler address of an existing Dask cluster; None = a LocalCluster started for the cycle.")
     dask_workers: int = Field(2, ge=1, description="Workers of the LocalCluster the dask backend starts (one thread each).")
 

@@ -10,7 +10,8 @@ the whole worker or machine dies, nobody reports anything and Prefect keeps the 
 heartbeats (`prefect.flow-run.heartbeat` events, every PREFECT_FLOWS_HEARTBEAT_FREQUENCY seconds on
 the worker, 180 by default) stop, and after HEARTBEAT_MISSES of its periods `run_shards` marks it
 Crashed and starts the shard again. The shard deadline (orchestration.shard_timeout_s) bounds
-everything else. (Prefect's own answer, the "Detect Zombie Flows" automation, needs setting up on
+everything else: a run past it (still Scheduled/Pending, or dead before its second heartbeat) is
+marked Crashed and started again too, until orchestration.shard_attempts runs are spent. (Prefect's own answer, the "Detect Zombie Flows" automation, needs setting up on
 the server; this check needs nothing but the events API.)
 """
 

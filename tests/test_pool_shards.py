@@ -146,7 +146,7 @@ def test_a_shard_past_its_deadline_fails_the_cycle_naming_the_flow_run_and_the_d
     runs = FakeRuns(lambda name, ids: [RUNNING])
     clock = Clock()
     with pytest.raises(NngptError) as error:
-        wait(runs, [[1, 2, 3]], clock=clock, timeout_s=60)
+        wait(runs, [[1, 2, 3]], clock=clock, timeout_s=60, attempts=1)
     message = str(error.value)
     assert "flow run 'r1c0-shard0-attempt1' (id-0)" in message
     assert "orchestration.shard_timeout_s=60 s" in message and "state: Running" in message
@@ -157,7 +157,35 @@ def test_a_shard_past_its_deadline_fails_the_cycle_naming_the_flow_run_and_the_d
 def test_a_shard_no_worker_picked_up_says_so_at_the_deadline():
     runs = FakeRuns(lambda name, ids: [RunState("SCHEDULED", "Late")])
     with pytest.raises(NngptError, match=r"state: Late\).*No worker of the work pool started it"):
-        wait(runs, [[1]], timeout_s=30)
+        wait(runs, [[1]], timeout_s=30, attempts=1)
+
+
+def test_a_run_stuck_pending_past_its_deadline_is_marked_crashed_and_rerun():
+    # its worker died after taking it (or before starting it): Prefect keeps it Pending, no heartbeats
+    PENDING = RunState("PENDING", "Pending")
+    runs = FakeRuns(lambda name, ids: [PENDING] if name.endswith("attempt1") else [RUNNING, COMPLETED])
+    runs.evaluated.add(2)  # committed elsewhere meanwhile: the rerun is not sent it
+    clock = Clock()
+    report = wait(runs, [[1, 2, 3]], clock=clock, timeout_s=60, heartbeat_misses=3, heartbeat_check_s=0)
+    assert runs.crashed == [("id-0", "nngpt: not finished within shard_timeout_s=60 s (was Pending)")]
+    assert runs.started == [("r1c0-shard0-attempt1", [1, 2, 3]), ("r1c0-shard0-attempt2", [1, 3])]
+    assert report.reruns == ["r1c0-shard0-attempt1 is still Pending after orchestration.shard_timeout_s=60 s"]
+    assert runs.pending([1, 2, 3]) == [] and 60 < clock.now <= 85
+
+
+def test_a_shard_past_its_deadline_with_no_attempts_left_fails_the_cycle_in_one_line():
+    runs = FakeRuns(lambda name, ids: [RunState("SCHEDULED", "Late")])
+    clock = Clock()
+    with pytest.raises(NngptError) as error:
+        wait(runs, [[1, 2]], clock=clock, timeout_s=60, attempts=2)
+    message = str(error.value)
+    assert [run_id for run_id, _ in runs.crashed] == ["id-0"] and len(runs.started) == 2
+    assert "flow run 'r1c0-shard0-attempt2' (id-1)" in message
+    assert "orchestration.shard_timeout_s=60 s" in message and "state: Late" in message
+    assert "2 of its 2 candidates are still unevaluated" in message
+    assert "run 2 of orchestration.shard_attempts=2" in message
+    assert "No worker of the work pool started it" in message and "--resume" in message
+    assert "\n" not in message and 120 < clock.now <= 140
 
 
 def test_a_run_past_its_deadline_whose_candidates_are_stored_counts_as_done():

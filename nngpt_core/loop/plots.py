@@ -39,6 +39,7 @@ def plot_cycle_metrics(metrics: list[CycleMetrics], path: Path) -> Path:
     axes[3].set(title="novel architectures admitted")
     axes[4].plot(cycles, [m.cumulative_novel for m in metrics], marker="o")
     axes[4].set(title="cumulative novel architectures")
+    axes[4].set_ylim(bottom=0)  # a flat count must read as a count, not as noise around it
     for axis in axes:
         axis.set_xlabel("cycle")
         axis.set_xticks(cycles)

@@ -19,9 +19,12 @@ What happens to a shard's run:
   then treated as above. Runs with fewer than two heartbeats (heartbeats off, or died within the
   first period) are left to the deadline: a live run is never killed on a guess.
 - Cancelled: the cycle stops (someone cancelled it on purpose).
-- Not finished `timeout_s` after it was started (still Scheduled: no worker took it; still
-  Running: too slow or silently dead): when the store shows its candidates evaluated anyway it
-  counts as done; otherwise the cycle fails with an NngptError naming the flow run and the deadline.
+- Not finished `timeout_s` after it was started (still Scheduled/Pending: no worker took it, or
+  its worker died before starting it; still Running: too slow, or silently dead before its second
+  heartbeat): when the store shows its candidates evaluated anyway it counts as done; otherwise it
+  is marked Crashed ("nngpt: not finished within shard_timeout_s") and treated as above, each run
+  with a deadline of its own. With no runs left (or the state unknown: the server cannot be
+  reached), the cycle fails with an NngptError naming the flow run and the deadline.
 """
 
 from __future__ import annotations
@@ -105,7 +108,7 @@ def run_shards(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> ShardReport:
-    """Start one run per shard, wait for all of them, rerun crashed ones; raise NngptError when one cannot finish."""
+    """Start one run per shard, wait for all of them, rerun crashed and overdue ones; raise NngptError when one cannot finish."""
     report = ShardReport(shards=len(shards))
 
     def start(index: int, ids: list[int], attempt: int) -> ShardAttempt:
@@ -129,31 +132,32 @@ def run_shards(
         for index, current in list(active.items()):
             state = states.get(current.run_id)
             why = _why_rerun(current, state, runs, pending, heartbeat_misses, heartbeat_check_s, clock)
+            late = False
             if why is None:
                 if state is not None and state.type == COMPLETED:
                     del active[index]
                     continue
                 if clock() - current.started <= timeout_s:
                     continue
-                left = pending(current.candidate_ids)
-                if not left:
-                    log.warning("shard %d: %s is still %s after the deadline, but the store holds all its "
-                                "evaluations: counted as done", index, describe(current), _name(state))
-                    del active[index]
-                    continue
-                raise NngptError(_timeout_message(current, state, left, timeout_s))
+                late = True
+                why = f"is still {_name(state)} after orchestration.shard_timeout_s={timeout_s:g} s"
             left = pending(current.candidate_ids)
             if not left:
                 log.warning("shard %d: %s %s, but the store holds all its evaluations: counted as done",
                             index, describe(current), why)
                 del active[index]
                 continue
+            if late and (current.attempt >= attempts or state is None):  # None: the server cannot be reached
+                raise NngptError(_timeout_message(current, state, left, timeout_s, attempts))
             if current.attempt >= attempts:
                 raise NngptError(
                     f"evaluation shard {index}: {describe(current)} {why}; gave up after {attempts} runs "
                     f"(orchestration.shard_attempts), {len(left)} of its {len(current.candidate_ids)} "
                     f"candidates are still unevaluated"
                 )
+            if late:
+                runs.mark_crashed(current.run_id, f"nngpt: not finished within shard_timeout_s={timeout_s:g} s "
+                                                  f"(was {_name(state)})")
             report.reruns.append(f"{current.name} {why}")
             log.warning("shard %d: %s %s; starting it again for its %d unevaluated candidates",
                         index, describe(current), why, len(left))
@@ -209,7 +213,9 @@ def _why_rerun(
     return None
 
 
-def _timeout_message(current: ShardAttempt, state: RunState | None, left: list[int], timeout_s: float) -> str:
+def _timeout_message(
+    current: ShardAttempt, state: RunState | None, left: list[int], timeout_s: float, attempts: int
+) -> str:
     hint = ""
     if state is not None and state.type in (SCHEDULED, PENDING):
         hint = (" No worker of the work pool started it: is a worker running, with a free slot besides the one "
@@ -217,6 +223,7 @@ def _timeout_message(current: ShardAttempt, state: RunState | None, left: list[i
     return (
         f"evaluation shard {current.index}: {describe(current)} did not finish within "
         f"orchestration.shard_timeout_s={timeout_s:g} s (state: {_name(state)}); {len(left)} of its "
-        f"{len(current.candidate_ids)} candidates are still unevaluated.{hint} "
+        f"{len(current.candidate_ids)} candidates are still unevaluated (run {current.attempt} of "
+        f"orchestration.shard_attempts={attempts}).{hint} "
         f"The stored results are kept: nngpt run --resume RUN continues the run."
     )
