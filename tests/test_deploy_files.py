@@ -8,6 +8,8 @@ from pathlib import Path
 
 import yaml
 
+from nngpt_core.cli.deploy import deployment_pools
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -51,3 +53,4 @@ def test_deployments_use_the_gpu_pool_and_importable_flows():
     assert schedule["cron"] and schedule["active"] is False
     compose = yaml.safe_load((ROOT / "docker/compose.yaml").read_text())
     assert "gpu" in compose["services"]["gpu-worker"]["command"]
+    assert deployment_pools(ROOT / "deployments/prefect.yaml") == ["gpu"]  # the pools `nngpt deploy` creates

@@ -53,14 +53,23 @@ def ensure_pool(pool: str) -> None:
         _prefect("work-pool", "create", pool, "--type", "process", capture=True)
 
 
-def deploy(pool: PoolOption = "gpu") -> None:
-    """Create the process work pool if missing and register every deployment of deployments/prefect.yaml."""
+def deployment_pools(prefect_file: Path) -> list[str]:
+    """The work pools the deployments of a prefect.yaml run on (edit the file to use other pools)."""
+    import yaml
+
+    deployments = yaml.safe_load(prefect_file.read_text()).get("deployments") or []
+    return sorted({d["work_pool"]["name"] for d in deployments if d.get("work_pool")})
+
+
+def deploy() -> None:
+    """Create the deployments' process work pools if missing and register every deployment of deployments/prefect.yaml."""
     if not os.environ.get("PREFECT_API_URL"):
         raise NngptError("PREFECT_API_URL is not set: point it at a running Prefect server (e.g. http://127.0.0.1:4200/api)")
     prefect_file = workdir() / "deployments" / "prefect.yaml"
     if not prefect_file.is_file():
         raise NngptError(f"{prefect_file} not found: set {WORKDIR_ENV} to the nngpt checkout")
-    ensure_pool(pool)
+    for pool in deployment_pools(prefect_file):
+        ensure_pool(pool)
     _prefect("--no-prompt", "deploy", "--all", "--prefect-file", str(prefect_file), cwd=workdir())
 
 
