@@ -7,8 +7,9 @@
 Cycle 0 of the loop: each prompt carries one hand-written seed architecture as reference (what the
 store holds after `nngpt corpus build`). Every completion counts in the denominator; a candidate is
 valid when the evaluator returns `ok` (one epoch on the dataset). The table also counts valid
-candidates that are exact copies (same normalized code) of their reference or of any seed, since a
-copy is valid but not new, and the status breakdown of the rest.
+candidates that are exact copies (same normalized code) of any seed, and those that are novel
+against every seed by the loop's own lexical test (nngpt_core.novelty.compare, the configured
+threshold), since a copy is valid but not new; then the status breakdown of the rest.
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from nngpt_core.config import load_config
+from nngpt_core.config import NoveltyConfig, load_config
 from nngpt_core.evaluate import Evaluator
 from nngpt_core.llm.candidates import generate_candidates, write_candidates
 from nngpt_core.llm.loading import load_model
 from nngpt_core.llm.prompts import TaskSpec
 from nngpt_core.llm.references import seed_references
 from nngpt_core.loop.stats import wilson_interval
+from nngpt_core.novelty.compare import compare_sources
 from nngpt_core.novelty.normalize import code_hash
 
 
@@ -38,6 +40,11 @@ def _hash(code: str | None) -> str | None:
         return code_hash(code) if code else None
     except SyntaxError:
         return None
+
+
+def novel_against(code: str, seeds: list[str], novelty: NoveltyConfig) -> bool:
+    """True when no seed is an exact or near duplicate of `code` (the loop's lexical verdict)."""
+    return all(compare_sources(code, seed, novelty)["verdict"] == "novel" for seed in seeds)
 
 
 def main() -> None:
@@ -59,7 +66,7 @@ def main() -> None:
     pool = seed_references()
     seed_hashes = {_hash(ref.code) for ref in pool}
     table = Table("temperature", "generated", "with code", "valid (ok)", "valid rate", "Wilson 95%",
-                  "valid copies of a seed", "mean acc. of valid", "other statuses", "tokens/s",
+                  "valid copies of a seed", "valid and novel vs the seeds", "mean acc. of valid", "other statuses", "tokens/s",
                   title=f"cold-start valid rate: {args.model} on {args.dataset}, references: 1 seed per prompt")
     for temperature in args.temperatures:
         cfg = load_config(None, {
@@ -76,12 +83,13 @@ def main() -> None:
         statuses = Counter(r.status for r in results)
         valid = [(c, r) for c, r in zip(candidates, results) if r.ok]
         copies = sum(1 for c, _ in valid if _hash(c.code) in seed_hashes)
+        novel = sum(1 for c, _ in valid if novel_against(c.code, [ref.code for ref in pool], cfg.novelty))
         low, high = wilson_interval(len(valid), len(candidates))
         accuracies = [r.accuracy for _, r in valid if r.accuracy is not None]
         others = ", ".join(f"{s}={k}" for s, k in statuses.most_common() if s != "ok")
         table.add_row(f"{temperature:g}", str(len(candidates)), str(sum(1 for c in candidates if c.code)),
                       str(len(valid)), f"{len(valid) / len(candidates):.1%}", f"[{low:.1%}, {high:.1%}]",
-                      str(copies), f"{sum(accuracies) / len(accuracies):.3f}" if accuracies else "-", others or "-",
+                      str(copies), str(novel), f"{sum(accuracies) / len(accuracies):.3f}" if accuracies else "-", others or "-",
                       f"{stats.tokens_per_s:.0f}")
         if args.out:
             folder = args.out / f"t{temperature:g}"

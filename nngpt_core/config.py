@@ -136,6 +136,7 @@ class StoreConfig(Section):
     url: str | None = Field(None, description=f"SQLAlchemy URL; None = sqlite:///<data_dir>/nngpt.db. {DATABASE_URL_ENV} overrides it.")
     data_dir: Path = Field(Path(".nngpt"), description=f"Directory for the embedded database, adapters and reports ({DATA_DIR_ENV} overrides it).")
     echo_sql: bool = Field(False, description="Log every SQL statement (debugging).")
+    import_seeds: bool = Field(True, description="When a run starts on a store without seed architectures, import the hand-written seed corpus: novelty is then judged against it and prompts draw references from it.")
 
     @field_validator("url")
     @classmethod

@@ -209,7 +209,8 @@ def run_config(model: Path, data_dir: Path, url: str | None = None, **overrides)
         "evaluation": {"dataset": DATASET, "workers": 1, "timeout_s": 60},
         "selection": {"min_examples": 1},
         "sft": {"epochs": 1.0, "batch_size": 2, "max_seq_length": CONTEXT},
-        "store": {"data_dir": str(data_dir), **({"url": url} if url else {})},
+        # the echo model memorized prompts over a store without seeds (see above): keep it so
+        "store": {"data_dir": str(data_dir), "import_seeds": False, **({"url": url} if url else {})},
         "orchestration": {"shard_size": 2},
     }
     for dotted, value in overrides.items():

@@ -83,3 +83,20 @@ def test_report_writes_plots_summary_and_best_code(store, tmp_path):
     summary = (tmp_path / "summary.md").read_text()
     best_file = f"code/arch_{report.best[0]['architecture_id']}.py"
     assert best_file in summary and (tmp_path / best_file).read_text().startswith("class Net")
+
+
+def test_a_run_imports_the_seed_corpus_once_and_judges_seed_copies_against_it(store):
+    from nngpt_core.corpus import seed_sources
+    from nngpt_core.llm.references import stored_references
+    from nngpt_core.loop.runs import import_seeds_once
+    from nngpt_core.novelty.admission import find_exact_duplicate
+    from nngpt_core.novelty.normalize import code_hash
+
+    cfg = load_config(None)
+    seeds = seed_sources()
+    assert import_seeds_once(store, cfg) == len(seeds)
+    assert import_seeds_once(store, cfg) == 0
+    name, code = seeds[0]
+    with store.session() as session:
+        assert find_exact_duplicate(session, code_hash(code)) is not None
+    assert {ref.name for ref in stored_references(store)} == {n for n, _ in seeds}

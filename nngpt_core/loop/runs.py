@@ -17,8 +17,25 @@ from sqlalchemy import func, select
 from nngpt_core.config import RunConfig, config_from_dict
 from nngpt_core.errors import NngptError
 from nngpt_core.store.engine import Store
-from nngpt_core.store.models import Candidate, Cycle, Run, SftExample
+from nngpt_core.store.models import Architecture, Candidate, Cycle, Run, SftExample
 from nngpt_core.versions import environment_versions
+
+
+def import_seeds_once(store: Store, cfg: RunConfig) -> int:
+    """Import the hand-written seeds (origin seed, indexed for novelty) unless the store holds seeds already.
+
+    Without them a fresh store judged a copied seed "novel", and after cycle 0 the prompts could only
+    draw references from what cycle 0 admitted. Returns how many architectures were added."""
+    from nngpt_core.corpus import seed_sources
+    from nngpt_core.novelty.admission import index_architecture
+    from nngpt_core.store.repo import import_sources
+
+    with store.session() as session:
+        if session.scalar(select(func.count()).select_from(Architecture).where(Architecture.origin == "seed")):
+            return 0
+        report = import_sources(session, ((name, code, None) for name, code in seed_sources()), origin="seed",
+                                on_added=lambda s, arch: index_architecture(s, arch, cfg.novelty))
+        return len(report.added)
 
 
 def start_run(store: Store, cfg: RunConfig) -> int:
