@@ -22,7 +22,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 import yaml
+from sqlalchemy import func, select
+
+from nngpt_core.store.models import Candidate, Cycle, Run, SftExample
 
 WIDTHS = (32, 48, 64, 96)
 
@@ -289,3 +293,26 @@ def loop_env(tmp_path: Path) -> dict[str, str]:
     for key in ("PREFECT_API_URL", "NNGPT_DATABASE_URL", "NNGPT_DATA_DIR"):
         env.pop(key, None)
     return env
+
+
+COUNTED = ("generated", "ok", "valid_rate", "mean_accuracy", "share_above", "novel_admitted", "sft_examples")
+
+
+def recount(session, run: Run, cycle: Cycle) -> dict:
+    """A cycle's metrics counted here, straight from the candidates and sft_examples tables."""
+    rows = session.execute(select(Candidate.status, Candidate.accuracy, Candidate.admitted)
+                           .where(Candidate.cycle_id == cycle.id)).all()
+    ok = [row.accuracy for row in rows if row.status == "ok"]
+    return {
+        "generated": len(rows),
+        "ok": len(ok),
+        "valid_rate": len(ok) / len(rows),
+        "mean_accuracy": sum(ok) / len(ok) if ok else None,
+        "share_above": sum(a >= run.share_threshold for a in ok) / len(ok) if ok else None,
+        "novel_admitted": sum(1 for row in rows if row.admitted),
+        "sft_examples": session.scalar(select(func.count()).select_from(SftExample).where(SftExample.cycle_id == cycle.id)),
+    }
+
+
+def same(a: dict, b: dict) -> bool:
+    return all(b[k] == pytest.approx(a[k]) if a[k] is not None else b[k] is None for k in COUNTED)

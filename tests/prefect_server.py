@@ -61,6 +61,15 @@ def executable(name: str) -> str:
     return path
 
 
+def nngpt_deploy(env: dict[str, str], cwd: Path, timeout_s: float) -> float:
+    """Run `nngpt deploy` against the server named in `env`; asserts it succeeded; returns its wall time."""
+    started = time.monotonic()
+    deployed = subprocess.run([executable("nngpt"), "deploy"], env=env, cwd=cwd,
+                              capture_output=True, text=True, timeout=timeout_s)
+    assert deployed.returncode == 0, deployed.stderr[-3000:] + deployed.stdout[-3000:]
+    return time.monotonic() - started
+
+
 def asyncpg_url(url: str) -> str:
     """A PostgreSQL SQLAlchemy URL with the asyncpg driver, which the Prefect server needs."""
     parsed = make_url(url)

@@ -8,33 +8,28 @@ import contextlib
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 
 from nngpt_core.config import config_from_dict
 from nngpt_core.store.engine import Store, open_store
 from nngpt_core.store.migrate import upgrade
-from nngpt_core.store.models import Candidate, Cycle, Evaluation, Run, SftExample
-from tests.flow_helpers import run_config
+from nngpt_core.store.models import Candidate, Cycle, Evaluation, Run
+from tests.flow_helpers import recount, run_config, same
 from tests.prefect_server import (
-    PrefectServer, WorkerProcess, descendants, executable, prefect_server, start_worker,
+    PrefectServer, WorkerProcess, descendants, nngpt_deploy, prefect_server, start_worker,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 HEARTBEAT_S = 30  # PREFECT_FLOWS_HEARTBEAT_FREQUENCY on the workers: Prefect 3.9.1 accepts nothing lower
-COUNTED = ("generated", "ok", "valid_rate", "mean_accuracy", "share_above", "novel_admitted", "sft_examples")
 _databases = iter(range(10**6))
 
-pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the process helpers read /proc")
 
 
 # ------------------------------------------------------------------------------------------------ set-up
@@ -89,11 +84,7 @@ def scale_out(tmp_path: Path, postgres) -> Iterator[ScaleOut]:
         with prefect_server(tmp_path, database_url=prefect_db) as server:
             timings["server"] = server.started_s
             env = {**server.env, "NNGPT_WORKDIR": str(ROOT)}
-            mark = time.monotonic()
-            deployed = subprocess.run([executable("nngpt"), "deploy"], env=env, cwd=worker_dir,
-                                      capture_output=True, text=True, timeout=240)
-            timings["deploy"] = time.monotonic() - mark
-            assert deployed.returncode == 0, deployed.stderr[-3000:] + deployed.stdout[-3000:]
+            timings["deploy"] = nngpt_deploy(env, worker_dir, timeout_s=240)
             with SyncPrefectClient(server.api_url) as client:
                 deployments = {name: client.read_deployment_by_name(f"{name}/{name}") for name in ("evolve", "evaluate")}
             worker_env = {
@@ -281,26 +272,6 @@ def worker_of(run, workers: list[Worker]) -> Worker | None:
 
 
 # ---------------------------------------------------------------------------------------------- checks
-
-
-def recount(session, run: Run, cycle: Cycle) -> dict:
-    """A cycle's metrics counted here, straight from the candidates and sft_examples tables."""
-    rows = session.execute(select(Candidate.status, Candidate.accuracy, Candidate.admitted)
-                           .where(Candidate.cycle_id == cycle.id)).all()
-    ok = [row.accuracy for row in rows if row.status == "ok"]
-    return {
-        "generated": len(rows),
-        "ok": len(ok),
-        "valid_rate": len(ok) / len(rows),
-        "mean_accuracy": sum(ok) / len(ok) if ok else None,
-        "share_above": sum(a >= run.share_threshold for a in ok) / len(ok) if ok else None,
-        "novel_admitted": sum(1 for row in rows if row.admitted),
-        "sft_examples": session.scalar(select(func.count()).select_from(SftExample).where(SftExample.cycle_id == cycle.id)),
-    }
-
-
-def same(a: dict, b: dict) -> bool:
-    return all(b[k] == pytest.approx(a[k]) if a[k] is not None else b[k] is None for k in COUNTED)
 
 
 def check_store(setup: ScaleOut, run_id: int, config: dict) -> dict:

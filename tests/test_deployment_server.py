@@ -8,7 +8,6 @@ this virtual environment's Python in NNGPT_WORKDIR (the pull step); the evaluati
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -19,7 +18,7 @@ from sqlalchemy import select
 from nngpt_core.store.engine import open_store
 from nngpt_core.store.migrate import upgrade
 from nngpt_core.store.models import Architecture, Evaluation
-from tests.prefect_server import cmdline, descendants, executable, prefect_server, start_worker
+from tests.prefect_server import cmdline, descendants, nngpt_deploy, prefect_server, start_worker
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = "nngpt_core/corpus/seeds/mlp.py"  # relative: it only resolves if the flow run works in NNGPT_WORKDIR
@@ -72,11 +71,7 @@ def test_deploy_then_a_process_worker_runs_an_evaluate_flow_run(tmp_path: Path):
         timings["server"] = server.started_s
         env = {**server.env, "NNGPT_WORKDIR": str(ROOT)}
 
-        mark = time.monotonic()
-        deployed = subprocess.run([executable("nngpt"), "deploy"], env=env, cwd=worker_dir,
-                                  capture_output=True, text=True, timeout=180)
-        timings["deploy"] = time.monotonic() - mark
-        assert deployed.returncode == 0, deployed.stderr[-3000:] + deployed.stdout[-3000:]
+        timings["deploy"] = nngpt_deploy(env, worker_dir, timeout_s=180)
 
         with SyncPrefectClient(server.api_url) as client:
             pool = client.read_work_pool("gpu")

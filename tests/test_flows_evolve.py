@@ -12,40 +12,17 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 
 from nngpt_core.config import config_from_dict
 from nngpt_core.loop.stages import report_dir
 from nngpt_core.store.engine import open_store
 from nngpt_core.store.migrate import upgrade
-from nngpt_core.store.models import Adapter, Architecture, Candidate, Cycle, Evaluation, Run, SftExample
-from tests.flow_helpers import ECHO_A, ECHO_B, run_config
+from nngpt_core.store.models import Adapter, Architecture, Candidate, Cycle, Evaluation, Run
+from tests.flow_helpers import ECHO_A, ECHO_B, recount, run_config, same
 from tests.prefect_harness import prefect_harness  # noqa: F401  (the one session harness)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-COUNTED = ("generated", "ok", "valid_rate", "mean_accuracy", "share_above", "novel_admitted", "sft_examples")
-
-
-def recount(session, run: Run, cycle: Cycle) -> dict:
-    """The cycle's metrics counted here, straight from the candidates and sft_examples tables."""
-    rows = session.execute(select(Candidate.status, Candidate.accuracy, Candidate.admitted)
-                           .where(Candidate.cycle_id == cycle.id)).all()
-    ok = [row.accuracy for row in rows if row.status == "ok"]
-    return {
-        "generated": len(rows),
-        "ok": len(ok),
-        "valid_rate": len(ok) / len(rows),
-        "mean_accuracy": sum(ok) / len(ok) if ok else None,
-        "share_above": sum(a >= run.share_threshold for a in ok) / len(ok) if ok else None,
-        "novel_admitted": sum(1 for row in rows if row.admitted),
-        "sft_examples": session.scalar(select(func.count()).select_from(SftExample).where(SftExample.cycle_id == cycle.id)),
-    }
-
-
-def same(a: dict, b: dict) -> bool:
-    return all(b[k] == pytest.approx(a[k]) if a[k] is not None else b[k] is None for k in COUNTED)
-
-
 def prefect_records(evolve_flow_run_id):
     """(cycle flow runs by index, artifacts of those runs, log lines of each cycle's generate task)."""
     from prefect.client.orchestration import get_client

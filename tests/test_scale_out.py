@@ -30,6 +30,7 @@ only device slot until the victim's shard runs have been Running for a heartbeat
 from __future__ import annotations
 
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -43,6 +44,9 @@ from tests.scale_out_helpers import (
     HEARTBEAT_S, check_attribution, check_store, cycle_warnings, evolve_config, flow_run_logs, kill_machine,
     scale_out, shard_runs, trigger_evolve, wait_final, wait_until, worker_of,
 )
+
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the process helpers read /proc")
 
 
 @pytest.mark.timeout(600)
