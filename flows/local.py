@@ -9,7 +9,6 @@ from nngpt_core.config import RunConfig
 
 # "nngpt.loop" (the stages' progress lines) and the nngpt_core.* modules that log under their own name
 LIBRARY_LOGGERS = ("nngpt", "nngpt_core")
-DEVICE_SLOT_PREFIX = "nngpt-device-"  # the names nngpt_core.loop.stages.device_slot_name gives
 
 
 def quiet_prefect_defaults() -> None:
@@ -36,6 +35,8 @@ def release_stale_device_slots() -> list[str]:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
     from prefect.settings import get_current_settings
+
+    from nngpt_core.loop.stages import DEVICE_SLOT_PREFIX
 
     if get_current_settings().api.url:
         return []

@@ -84,6 +84,9 @@ def report_run(store: Store, run_id: int, out_dir: Path) -> RunReport:
     return build_report(store, run_id, out_dir)
 
 
+DEVICE_SLOT_PREFIX = "nngpt-device-"
+
+
 def device_slot_name(cfg: RunConfig) -> str:
     """The Prefect concurrency limit that bounds evaluation shards on this device.
 
@@ -93,6 +96,6 @@ def device_slot_name(cfg: RunConfig) -> str:
     """
     device = cfg.evaluation.device.replace(":", "-")
     if cfg.orchestration.evaluation_backend == "local":
-        return "nngpt-device-" + device
+        return DEVICE_SLOT_PREFIX + device
     host = re.sub(r"[^A-Za-z0-9-]+", "-", socket.gethostname()).strip("-") or "host"
-    return f"nngpt-device-{host}-{device}"
+    return f"{DEVICE_SLOT_PREFIX}{host}-{device}"
