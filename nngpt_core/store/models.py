@@ -36,7 +36,17 @@ CANDIDATE_STATUSES = (
     "runtime_error", "nonfinite", "timeout", "memory_limit", "crashed", "too_large",
 )
 NOVELTY_VERDICTS = ("novel", "near_duplicate", "exact_duplicate")
-ORIGINS = ("seed", "lemur", "generated")
+# Where an architecture came from. seed: hand-written; expanded: a programmatic variant of a seed;
+# synthetic: a programmatic hybrid of corpus files (crossover training data); lemur: imported from
+# LEMUR; generated: written by the model in a run. Everything a shipped model was trained on is
+# stored under the first three before a run's cycle 0, so a memorized example is never "novel".
+ORIGINS = ("seed", "expanded", "synthetic", "lemur", "generated")
+TRAINING_ORIGINS = ("seed", "expanded", "synthetic")
+# Generation modes (DESIGN.md "Generation modes and lineage").
+GENERATION_MODES = ("full", "crossover", "mutation", "delta")
+# What an ok candidate is, measured against the store: a copy of the model's training corpus
+# (memorized), a copy of an architecture generated earlier (repeated), or neither (novel).
+MEMORIZATION_CLASSES = ("memorized", "repeated", "novel")
 SIGNATURE_KINDS = ("lexical", "structural")
 
 
@@ -70,6 +80,7 @@ class Run(Base):
     share_threshold: Mapped[float] = mapped_column(Float, default=0.40)
     config: Mapped[dict[str, Any]] = mapped_column(default=dict)
     versions: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    training_corpus: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the model's corpus manifest imported
 
     cycles: Mapped[list[Cycle]] = relationship(back_populates="run", order_by="Cycle.index")
 
@@ -107,7 +118,19 @@ class Architecture(Base):
     params: Mapped[int | None] = mapped_column(BigInteger)
     flops: Mapped[int | None] = mapped_column(BigInteger)
     in_corpus: Mapped[bool] = mapped_column(Boolean, default=True)
+    operation: Mapped[str | None] = mapped_column(String(20))  # generation mode that made it (generated only)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Lineage(Base):
+    """One parent of an architecture: which architecture it came from, by which operation and in which role."""
+
+    __tablename__ = "lineage"
+
+    child_id: Mapped[int] = mapped_column(ForeignKey("architectures.id", ondelete="CASCADE"), primary_key=True)
+    parent_id: Mapped[int] = mapped_column(ForeignKey("architectures.id", ondelete="CASCADE"), primary_key=True, index=True)
+    operation: Mapped[str] = mapped_column(String(20))  # a generation mode
+    role: Mapped[str] = mapped_column(String(20))  # parent | skeleton | donor
 
 
 class Evaluation(Base):
@@ -154,8 +177,16 @@ class Candidate(Base):
     similar_to_id: Mapped[int | None] = mapped_column(ForeignKey("architectures.id"))
     similarity: Mapped[float | None] = mapped_column(Float)
     admitted: Mapped[bool] = mapped_column(Boolean, default=False)
-    reference_ids: Mapped[list[Any]] = mapped_column(default=list)
+    reference_ids: Mapped[list[Any]] = mapped_column(default=list)  # the parents in the prompt, in prompt order
     generation_seed: Mapped[int | None] = mapped_column(Integer)
+    mode: Mapped[str | None] = mapped_column(String(20))  # generation mode (GENERATION_MODES)
+    instruction: Mapped[str | None] = mapped_column(Text)  # what the prompt asked for, in words
+    diff: Mapped[str | None] = mapped_column(Text)  # delta mode: the unified diff the model wrote
+    attempts: Mapped[int] = mapped_column(Integer, default=1)  # rejection sampling: prompts tried
+    temperature: Mapped[float | None] = mapped_column(Float)  # of the attempt that was kept
+    memorization: Mapped[str | None] = mapped_column(String(20))  # ok candidates: MEMORIZATION_CLASSES
+    paper_similarity: Mapped[float | None] = mapped_column(Float)  # paper's test: max exact Jaccard to the corpus
+    paper_similar_to_id: Mapped[int | None] = mapped_column(ForeignKey("architectures.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

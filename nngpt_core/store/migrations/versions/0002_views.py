@@ -6,7 +6,7 @@ Revises: 0001
 
 from alembic import op
 
-from nngpt_core.store.views import CREATE_VIEWS, DROP_VIEWS
+from nngpt_core.store.views import DROP_VIEWS, views_at
 
 revision = "0002"
 down_revision = "0001"
@@ -15,7 +15,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    for statement in CREATE_VIEWS:
+    for statement in views_at(revision):
         op.execute(statement)
 
 
