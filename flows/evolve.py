@@ -11,7 +11,7 @@ from prefect import flow, get_run_logger
 from flows.cycle import cycle
 from nngpt_core.config import RunConfig
 from nngpt_core.loop import preflight, stages
-from nngpt_core.loop.runs import import_seeds_once, set_run_status, start_run, stored_config
+from nngpt_core.loop.runs import import_training_corpus, set_run_status, start_run, stored_config
 from tasks import stages as stage
 from tasks.concurrency import ensure_device_slots
 from tasks.policy import store_for
@@ -33,9 +33,11 @@ def evolve(config: RunConfig = RunConfig(), resume_run: int | None = None, cycle
         logger.info("resuming run %d", run_id)
     else:
         preflight.check(config)
-        if config.store.import_seeds:
-            logger.info("seed corpus: %d architectures imported", import_seeds_once(store, config))
-        run_id = start_run(store, config)
+        corpus = None
+        if config.store.import_training_corpus:
+            added, corpus = import_training_corpus(store, config)
+            logger.info("training corpus of the model (%s): %d architectures imported", corpus["counts"], added)
+        run_id = start_run(store, config, corpus)
         logger.info("started run %d (%s)", run_id, store.masked_url)
     if cycles is not None:
         config = config.model_copy(update={"cycles": cycles})

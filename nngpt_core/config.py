@@ -136,7 +136,7 @@ class StoreConfig(Section):
     url: str | None = Field(None, description=f"SQLAlchemy URL; None = sqlite:///<data_dir>/nngpt.db. {DATABASE_URL_ENV} overrides it.")
     data_dir: Path = Field(Path(".nngpt"), description=f"Directory for the embedded database, adapters and reports ({DATA_DIR_ENV} overrides it).")
     echo_sql: bool = Field(False, description="Log every SQL statement (debugging).")
-    import_seeds: bool = Field(True, description="When a run starts on a store without seed architectures, import the hand-written seed corpus: novelty is then judged against it and prompts draw references from it.")
+    import_training_corpus: bool = Field(True, description="When a run starts, import every architecture the model was trained on (its training corpus; the hand-written seeds for a model without one) unless stored: copies of training examples are then 'memorized', never novel, and prompts draw parents from the seeds.")
 
     @field_validator("url")
     @classmethod

@@ -155,7 +155,8 @@ def train_echo_model(out: Path, steps: int = ECHO_STEPS) -> Path:
     import torch
     from rich.console import Console
 
-    from nngpt_core.llm.bootstrap import BootstrapResult, corpus_sha256, save
+    from nngpt_core.corpus.training import TrainingCorpus, TrainingFile
+    from nngpt_core.llm.bootstrap import BootstrapResult, save
     from nngpt_core.llm.bootstrap.settings import BootstrapSettings
     from nngpt_core.llm.bootstrap.tokenizer import train_tokenizer
     from nngpt_core.llm.bootstrap.train import build_model, encode_examples, train_model
@@ -177,7 +178,8 @@ def train_echo_model(out: Path, steps: int = ECHO_STEPS) -> Path:
     finally:
         torch.set_num_threads(threads)
     result = BootstrapResult(out, sum(p.numel() for p in model.parameters()), len(pairs), len(train),
-                             corpus_sha256([*(("echo_a", code) for code in ECHO_A), ("echo_b", ECHO_B)]), history)
+                             TrainingCorpus([*(TrainingFile(f"echo_a_{i}", "seed", code) for i, code in enumerate(ECHO_A)),
+                                             TrainingFile("echo_b", "seed", ECHO_B)]).sha256, history)
     save(model, tokenizer, settings, result)
     check_echo_model(out)
     return out
@@ -214,7 +216,7 @@ def run_config(model: Path, data_dir: Path, url: str | None = None, **overrides)
         "selection": {"min_examples": 1},
         "sft": {"epochs": 1.0, "batch_size": 2, "max_seq_length": CONTEXT},
         # the echo model memorized prompts over a store without seeds (see above): keep it so
-        "store": {"data_dir": str(data_dir), "import_seeds": False, **({"url": url} if url else {})},
+        "store": {"data_dir": str(data_dir), "import_training_corpus": False, **({"url": url} if url else {})},
         "orchestration": {"shard_size": 2},
     }
     for dotted, value in overrides.items():

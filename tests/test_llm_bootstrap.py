@@ -10,20 +10,22 @@ import pytest
 import torch
 
 from nngpt_core.config import GenerationConfig, ModelConfig
-from nngpt_core.llm.bootstrap import TRAINING_RECORD, corpus_sha256, training_tasks
-from nngpt_core.llm.bootstrap.pairs import KEPT_NAMES, nearest_neighbours, rename_helpers, variant_pairs
+from nngpt_core.corpus.training import TrainingCorpus
+from nngpt_core.llm.bootstrap import TRAINING_RECORD, training_tasks
+from nngpt_core.llm.bootstrap.pairs import KEPT_NAMES, rename_helpers, training_pairs
 from nngpt_core.llm.bootstrap.tokenizer import train_tokenizer
 from nngpt_core.llm.generate import sample
 from nngpt_core.llm.loading import load_model
 from nngpt_core.llm.prompts import PromptTemplate, Reference, TaskSpec
-from tests.llm_helpers import TINY_STEPS, corpus_slice, tiny_model  # noqa: F401  (fixtures)
+from tests.llm_helpers import TINY_STEPS, corpus_slice, tiny_model, tiny_training_corpus  # noqa: F401  (fixtures)
 
 torch.set_num_threads(1)
 
 
 def test_tokenizer_round_trips_code_and_prompts_end_on_a_token_boundary(corpus_slice):
     template = PromptTemplate.load("default")
-    pairs = variant_pairs(corpus_slice, template, training_tasks(), references_per_target=1, bare_share=1.0, seed=3)
+    pairs = training_pairs(tiny_training_corpus(corpus_slice), template, training_tasks(), seed=3, delta_share=0.5,
+                           bare_share=1.0)
     tokenizer = train_tokenizer((p["prompt"] + p["completion"] for p in pairs), vocab_size=500)
     name, code = corpus_slice[0]
     assert tokenizer.decode(tokenizer(code, add_special_tokens=False)["input_ids"]) == code
@@ -35,17 +37,30 @@ def test_tokenizer_round_trips_code_and_prompts_end_on_a_token_boundary(corpus_s
         assert joint == split
 
 
-def test_pairs_use_nearest_other_file_as_reference(corpus_slice):
-    name, code = corpus_slice[0]
-    variant = code.replace("16", "24", 1) if "16" in code else code + "\n# variant\n"
-    sources = [*corpus_slice, (name + "_variant", variant)]
-    near = nearest_neighbours(sources, k=1)
-    assert near[0] == [len(sources) - 1] and near[-1] == [0]
+def test_pairs_teach_crossover_mutation_and_delta_from_the_corpus(corpus_slice):
+    from nngpt_core.llm.diffs import apply_diff
+
+    corpus = tiny_training_corpus(corpus_slice)
+    code_of = corpus.code_of()
     template = PromptTemplate.load("default")
-    pairs = variant_pairs(sources, template, [TaskSpec("digits32", (3, 32, 32), 10, 1000)], 1, 0.0, seed=0)
-    assert len(pairs) == len(sources)
-    target = next(p for p in pairs if p["completion"] == template.completion(variant))
-    assert f"# Reference architecture {name}:" in target["prompt"]
+    task = [TaskSpec("digits32", (3, 32, 32), 10, 1000)]
+    pairs = training_pairs(corpus, template, task, seed=0, delta_share=0.0, bare_share=0.0)
+    hybrids = [f for f in corpus.files if f.origin == "synthetic"]
+    variants = [f for f in corpus.files if f.origin == "expanded"]
+    assert len(pairs) == len(hybrids) + len(variants)  # seeds appear only as parents without bare_share
+    hybrid = hybrids[0]
+    network, donor = hybrid.parents
+    pair = next(p for p in pairs if p["completion"] == template.completion(hybrid.code))
+    assert f"# Parent network {network}:" in pair["prompt"] and f"# Donor blocks from {donor}:" in pair["prompt"]
+    assert "Write a hybrid: the network of" in pair["prompt"] and code_of[network].strip() in pair["prompt"]
+    variant = variants[0]
+    pair = next(p for p in pairs if p["completion"] == template.completion(variant.code))
+    knob, value = variant.edits[0]
+    assert f"with these changes: {knob} " in pair["prompt"] and f"-> {value}" in pair["prompt"]
+    deltas = training_pairs(corpus, template, task, seed=0, delta_share=1.0, bare_share=0.0)
+    assert all(p["prompt"].endswith("```diff\n") for p in deltas)
+    diff = next(p for p in deltas if "Answer with a unified diff against " + network in p["prompt"])["completion"]
+    assert apply_diff(code_of[network], diff.removesuffix("```\n")) == hybrid.code
 
 
 def _top_level_names(code: str) -> list[str]:
@@ -74,7 +89,8 @@ def test_bootstrap_saves_a_loadable_model_with_record_and_card(tiny_model, corpu
     for name in ("config.json", "model.safetensors", "tokenizer.json", TRAINING_RECORD, "README.md"):
         assert (path / name).is_file(), name
     record = json.loads((path / TRAINING_RECORD).read_text())
-    assert record["corpus_sha256"] == corpus_sha256(corpus_slice)
+    corpus = TrainingCorpus.load(path)  # the training corpus is saved beside the model, verified by its manifest
+    assert record["corpus_sha256"] == corpus.sha256 == tiny_training_corpus(corpus_slice).sha256
     assert record["history"]["steps"] == TINY_STEPS
     curve = record["history"]["loss_curve"]
     assert curve[-1][1] < curve[0][1]  # training lowered the loss

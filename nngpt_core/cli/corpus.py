@@ -1,7 +1,8 @@
-"""`nngpt corpus build|check`: write the seed corpus and import it into the store; check its files.
+"""`nngpt corpus build|check`: write a model's training corpus and import it into the store; check files.
 
-    nngpt corpus build                              # seeds + 1000 variants into <data dir>/corpus, then the store
-    nngpt corpus build --out corpus --n 200 --seed 1 --no-import
+    nngpt corpus build                              # the shipped model's training corpus into <data dir>/corpus, then the store
+    nngpt corpus build --out corpus --no-import     # only the files: check a claimed novel architecture against them
+    nngpt corpus build --model DIR --rebuild        # rebuild it from the model's recipe; fails unless identical
     nngpt corpus check                              # house style and a build/train-step probe of every seed
     nngpt corpus check --expanded 20 --evaluate     # ... plus 20 variants, each also evaluated in the sandbox
 """
@@ -32,23 +33,36 @@ def _progress() -> Progress:
 @corpus_app.command("build")
 def build(
     out: Annotated[Optional[Path], typer.Option("--out", help="Folder for the corpus files (default: <data dir>/corpus).")] = None,
-    n: Annotated[int, typer.Option("--n", min=0, help="Expanded variants to write besides the hand-written seeds.")] = 1000,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the expander (the same seed writes the same files).")] = 0,
+    model: Annotated[Optional[Path], typer.Option("--model", help="Model directory holding the training corpus (default: model.name_or_path).")] = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Rebuild the corpus from the model's recorded recipe (minutes: every file is probed) and check it is identical.")] = False,
     no_import: Annotated[bool, typer.Option("--no-import", help="Only write the files; leave the store alone.")] = False,
     config: ConfigOption = None,
     db: DbOption = None,
 ) -> None:
-    """Write the seeds and N checked variants to a folder and import them into the store with origin 'seed'."""
+    """Write every architecture file a model was trained on (seeds, expanded variants, synthetic hybrids) and
+    import them into the store with those origins."""
     from nngpt_core.corpus.builder import import_corpus, write_corpus
+    from nngpt_core.corpus.training import TrainingCorpus
 
     cfg = load(config, db)
     out = out if out is not None else cfg.store.resolved_data_dir() / "corpus"
-    store = None if no_import else connect(cfg)  # an unreachable store fails before minutes of expansion
+    store = None if no_import else connect(cfg)  # an unreachable store fails before any work
+    corpus = TrainingCorpus.load(model if model is not None else Path(cfg.model.name_or_path))
+    if rebuild:
+        recipe = corpus.recipe
+        with _progress() as progress:
+            task = progress.add_task("rebuilding and probing", total=len(corpus.files) - len(seed_sources()))
+            rebuilt = TrainingCorpus.build(recipe["expanded"], recipe["hybrids_per_pair"], recipe["trained_share"],
+                                           recipe["seed"], on_file=lambda _file: progress.advance(task))
+        if rebuilt.sha256 != corpus.sha256:
+            raise NngptError(f"the rebuilt corpus (sha256 {rebuilt.sha256[:16]}...) differs from the model's "
+                             f"({corpus.sha256[:16]}...): this checkout does not reproduce its training data")
+        console.print(f"rebuilt {len(rebuilt.files)} files: identical to the model's training corpus")
     with _progress() as progress:
-        task = progress.add_task("writing corpus", total=len(seed_sources()) + n)
-        files = write_corpus(out, n, seed, on_file=lambda _file: progress.advance(task))
-    seeds = sum(f.kind == "seed" for f in files)
-    console.print(f"wrote {seeds} seeds and {len(files) - seeds} expanded variants to {out}")
+        task = progress.add_task("writing corpus", total=len(corpus.files))
+        files = write_corpus(out, corpus, on_file=lambda _file: progress.advance(task))
+    counts = ", ".join(f"{count} {origin}" for origin, count in corpus.manifest()["counts"].items())
+    console.print(f"wrote {len(files)} files ({counts}) to {out}, sha256 {corpus.sha256[:16]}...")
     if store is None:
         return
     from nngpt_core.novelty.admission import index_architecture

@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 KEPT_TOP_LEVEL = {"Net", "supported_hyperparameters"}
 
@@ -38,6 +39,11 @@ class FileParts:
 
     @classmethod
     def parse(cls, code: str) -> FileParts:
+        """The parts of `code` (cached: crossover looks at the same parents many times; do not mutate)."""
+        return _parse_parts(code)
+
+    @classmethod
+    def _parse(cls, code: str) -> FileParts:
         tree = ast.parse(code)
         docstring = ast.get_docstring(tree, clean=False)
         imports, constants, helpers = [], {}, {}
@@ -60,19 +66,25 @@ class FileParts:
         return cls(docstring, imports, constants, helpers, hyperparameters, net, net_node)
 
 
-def _names(source: str) -> set[str]:
-    return {node.id for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Name)}
+@lru_cache(maxsize=4096)
+def _parse_parts(code: str) -> FileParts:
+    return FileParts._parse(code)
 
 
-def _closure(roots: Iterable[str], parts: FileParts) -> list[str]:
-    """Helper names reachable from `roots` (helpers or source snippets), in file order."""
-    pending, seen = list(roots), set()
+@lru_cache(maxsize=16384)
+def _names(source: str) -> frozenset[str]:
+    return frozenset(node.id for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Name))
+
+
+def _closure(roots: Iterable[str], parts: FileParts, exclude: frozenset[str] = frozenset()) -> list[str]:
+    """Helper names reachable from `roots` (source snippets), in file order, never through `exclude`."""
+    pending, seen = list(roots), set(exclude)
     while pending:
         names = _names(pending.pop())
         for name in names & parts.helpers.keys() - seen:
             seen.add(name)
             pending.append(parts.helpers[name])
-    return [name for name in parts.helpers if name in seen]
+    return [name for name in parts.helpers if name in seen - exclude]
 
 
 def _constants_used(sources: Iterable[str], parts: FileParts) -> list[str]:
@@ -99,6 +111,7 @@ def _net_init(parts: FileParts) -> ast.FunctionDef | None:
     return next((n for n in parts.net_node.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
 
 
+@lru_cache(maxsize=4096)
 def main_block(code: str) -> str | None:
     """The helper class Net.__init__ instantiates in its most deeply nested loop (the last defined, on a tie)."""
     parts = FileParts.parse(code)
@@ -187,37 +200,47 @@ def _retarget_calls(net_source: str, old: str, new: str, accepted: int, required
     return net_source
 
 
+def crossover_docstring(network: str, donor: str, new: str) -> str:
+    """The docstring of a hybrid: which parents it combines (training targets carry it)."""
+    return f"Hybrid: the network of {network} built from the {new} blocks of {donor}."
+
+
+def compatible(skeleton: str, donor: str) -> tuple[str, str] | None:
+    """(skeleton's main block, donor's main block) when the donor's block can replace the skeleton's:
+    both have one, they differ, and every call of the old block passes what the new one requires."""
+    a, b = FileParts.parse(skeleton), FileParts.parse(donor)
+    old, new = main_block(skeleton), main_block(donor)
+    if old is None or new is None or a.helpers[old] == b.helpers[new]:
+        return None
+    signature = _init_signature(b.helpers[new])
+    if signature is None or _retarget_calls(a.net, old, new, signature[1], signature[0]) is None:
+        return None
+    return old, new
+
+
 def transplant(skeleton: str, donor: str, docstring: str | None = None) -> str | None:
     """The skeleton's network built from the donor's main block, or None when they do not fit.
 
     Helpers of the donor that clash with a different helper of the skeleton by name get a fresh
     name; identical ones are shared. Constants the donor's block needs and the skeleton lacks are
     added after the skeleton's own (a constant both define keeps the skeleton's value)."""
+    blocks = compatible(skeleton, donor)
+    if blocks is None:
+        return None
+    old, new = blocks
     a, b = FileParts.parse(skeleton), FileParts.parse(donor)
-    old, new = main_block(skeleton), main_block(donor)
-    if old is None or new is None:
-        return None
-    if a.helpers[old] == b.helpers[new]:
-        return None  # the same block: nothing would change
-    signature = _init_signature(b.helpers[new])
-    if signature is None:
-        return None
-    required, accepted, _ = signature
-    net = _retarget_calls(a.net, old, new, accepted, required)
-    if net is None:
-        return None
-    kept = _closure([net, *(a.helpers[name] for name in a.helpers if name != old and _names(net) & {name})], a)
-    kept = [name for name in a.helpers if name in set(kept) and name != old]
-    donated = [name for name in b.helpers if name in set(_closure([b.helpers[new]], b)) | {new}]
+    kept = _closure([a.net], a, exclude=frozenset({old}))
+    donated = _closure([b.helpers[new]], b) + [new]
+    donated = [name for name in b.helpers if name in donated]
     taken = set(a.helpers) | set(a.constants) | set(b.helpers) | set(b.constants) | KEPT_TOP_LEVEL
     mapping = {}
-    for name in donated:
+    for name in donated:  # a donor helper whose name the skeleton keeps for other code gets a fresh name
         if name in kept and a.helpers[name] != b.helpers[name]:
             mapping[name] = _fresh(name, taken)
             taken.add(mapping[name])
     donated_sources = [_rename(b.helpers[name], mapping) for name in donated if name not in kept or name in mapping]
-    if new in mapping:
-        net = _rename(net, {new: mapping[new]})
+    required, accepted, _ = _init_signature(b.helpers[new])
+    net = _retarget_calls(a.net, old, mapping.get(new, new), accepted, required)
     extra_constants = [name for name in _constants_used(donated_sources, b) if name not in a.constants]
     # the donor's block sits where the skeleton's block stood: after the helpers defined before it
     position = list(a.helpers).index(old)

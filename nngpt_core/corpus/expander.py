@@ -203,10 +203,23 @@ def within_budget(code: str) -> bool:
     return probe(code, max_params=MAX_PARAMS, max_flops=MAX_FLOPS).ok
 
 
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    seed: str  # the seed file it varies
+    edits: tuple[Edit, ...]
+    code: str
+
+
 def expanded_sources(n: int = 1000, seed: int = 0) -> Iterator[tuple[str, str]]:
-    """Yield `n` (name, code) variants of the seeds, distinct by normalized-code hash from each other and
-    from the seeds, each checked by `probe`. Deterministic given (n, seed); families take turns, in
-    a shuffled order each round, so any prefix of the stream covers the families evenly."""
+    """Yield `n` (name, code) variants of the seeds: `expanded_variants` without the edits."""
+    return ((variant.name, variant.code) for variant in expanded_variants(n, seed))
+
+
+def expanded_variants(n: int = 1000, seed: int = 0) -> Iterator[Variant]:
+    """Yield `n` variants of the seeds, distinct by normalized-code hash from each other and from the
+    seeds, each checked by `probe`. Deterministic given (n, seed); families take turns, in a shuffled
+    order each round, so any prefix of the stream covers the families evenly."""
     if n < 0:
         raise NngptError(f"the number of expanded files must be at least 0, got {n}")
     rng = random.Random(seed)
@@ -229,7 +242,7 @@ def expanded_sources(n: int = 1000, seed: int = 0) -> Iterator[tuple[str, str]]:
                 if within_budget(variant):
                     produced += 1
                     produced_this_round += 1
-                    yield variant_name(name, edits), variant
+                    yield Variant(variant_name(name, edits), name, tuple(edits), variant)
                     break
         if produced_this_round == 0:
             raise NngptError(f"the seeds ran out of distinct valid variants after {produced} files")

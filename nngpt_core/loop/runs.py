@@ -21,26 +21,36 @@ from nngpt_core.store.models import Architecture, Candidate, Cycle, Run, SftExam
 from nngpt_core.versions import environment_versions
 
 
-def import_seeds_once(store: Store, cfg: RunConfig) -> int:
-    """Import the hand-written seeds (origin seed, indexed for novelty) unless the store holds seeds already.
+def import_training_corpus(store: Store, cfg: RunConfig) -> tuple[int, dict[str, Any]]:
+    """Import every architecture the model in use was trained on, with its origin (seed / expanded /
+    synthetic) and indexed for novelty, unless already stored; the hand-written seeds for a model that
+    records no training corpus. Returns (architectures added, the corpus summary a run records).
 
-    Without them a fresh store judged a copied seed "novel", and after cycle 0 the prompts could only
-    draw references from what cycle 0 admitted. Returns how many architectures were added."""
-    from nngpt_core.corpus import seed_sources
+    With the training corpus in the store, a candidate that copies a training example is a near or
+    exact duplicate of it: "memorized", never admitted as novel."""
+    from nngpt_core.corpus.training import TrainingCorpus
     from nngpt_core.novelty.admission import index_architecture
     from nngpt_core.store.repo import import_sources
 
+    corpus = TrainingCorpus.of_model(cfg.model.name_or_path)
     with store.session() as session:
-        if session.scalar(select(func.count()).select_from(Architecture).where(Architecture.origin == "seed")):
-            return 0
-        report = import_sources(session, ((name, code, None) for name, code in seed_sources()), origin="seed",
-                                on_added=lambda s, arch: index_architecture(s, arch, cfg.novelty))
-        return len(report.added)
+        stored = set(session.scalars(select(Architecture.code_hash)).all())
+        missing = [f for f in corpus.files if f.code_hash not in stored]
+        added = 0
+        for origin in dict.fromkeys(f.origin for f in missing):
+            report = import_sources(session, ((f.name, f.code, None) for f in missing if f.origin == origin),
+                                    origin=origin, on_added=lambda s, arch: index_architecture(s, arch, cfg.novelty))
+            added += len(report.added)
+    manifest = corpus.manifest()
+    summary = {"sha256": manifest["sha256"], "counts": manifest["counts"], "recipe": manifest["recipe"],
+               "trained_pairs": len(corpus.trained_pairs), "held_out_pairs": len(corpus.held_out_pairs)}
+    return added, summary
 
 
-def start_run(store: Store, cfg: RunConfig) -> int:
+def start_run(store: Store, cfg: RunConfig, training_corpus: dict[str, Any] | None = None) -> int:
     with store.session() as session:
         run = Run(
+            training_corpus=training_corpus or {},
             name=cfg.name,
             seed=cfg.seed,
             base_model=cfg.model.name_or_path,

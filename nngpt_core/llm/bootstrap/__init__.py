@@ -4,15 +4,15 @@
     from nngpt_core.llm.bootstrap.settings import BootstrapSettings
     result = bootstrap(BootstrapSettings.quick(out=Path("/tmp/boot")))    # or BootstrapSettings() for the full one
 
-Steps: read the seed corpus (hand-written seeds plus expanded variants), turn it into
-"prompt with reference -> variant" examples (pairs.py), train a byte-level BPE tokenizer on them
-(tokenizer.py), train a small Llama from scratch (train.py), and save everything in Hugging Face
-format with training.json (settings, corpus hash, loss curve, versions) and a model card (card.py).
+Steps: build the training corpus (hand-written seeds, expanded variants, crossover hybrids of the
+trained family pairs: nngpt_core.corpus.training), turn it into crossover, mutation and delta
+examples (pairs.py), train a byte-level BPE tokenizer on them (tokenizer.py), train a small Llama
+from scratch (train.py), and save everything in Hugging Face format with the training corpus and its
+manifest, training.json (settings, corpus hash, loss curve, versions) and a model card (card.py).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -24,7 +24,8 @@ from rich.console import Console
 from nngpt_core.config import GenerationConfig
 from nngpt_core.errors import NngptError
 from nngpt_core.llm.bootstrap.card import write_model_card
-from nngpt_core.llm.bootstrap.pairs import variant_pairs
+from nngpt_core.corpus.training import TrainingCorpus
+from nngpt_core.llm.bootstrap.pairs import training_pairs
 from nngpt_core.llm.bootstrap.settings import BootstrapSettings
 from nngpt_core.llm.bootstrap.tokenizer import train_tokenizer
 from nngpt_core.llm.bootstrap.train import TrainingHistory, build_model, encode_examples, train_model
@@ -44,27 +45,6 @@ class BootstrapResult:
     history: TrainingHistory
 
 
-def corpus_sources(expanded_files: int, seed: int) -> list[tuple[str, str]]:
-    """The hand-written seeds plus `expanded_files` expanded variants, without repeated code."""
-    try:
-        from nngpt_core.corpus import expanded_sources, seed_sources
-    except ImportError:
-        raise NngptError("the seed corpus (nngpt_core.corpus) is not installed; cannot bootstrap without it") from None
-    sources, seen = [], set()
-    for name, code in [*seed_sources(), *expanded_sources(n=expanded_files, seed=seed)]:
-        if code not in seen:
-            seen.add(code)
-            sources.append((name, code))
-    return sources
-
-
-def corpus_sha256(sources: Sequence[tuple[str, str]]) -> str:
-    digest = hashlib.sha256()
-    for name, code in sources:
-        digest.update(name.encode() + b"\0" + code.encode() + b"\0")
-    return digest.hexdigest()
-
-
 def training_tasks() -> list[TaskSpec]:
     """One task per registered dataset, with the default parameter budget, to vary prompt headers."""
     from nngpt_core.data.registry import DATASETS
@@ -73,22 +53,36 @@ def training_tasks() -> list[TaskSpec]:
     return [TaskSpec.for_dataset(name, budget) for name in DATASETS]
 
 
-def bootstrap(settings: BootstrapSettings, sources: Sequence[tuple[str, str]] | None = None,
+def build_training_corpus(settings: BootstrapSettings, console: Console) -> TrainingCorpus:
+    """The corpus of the settings' recipe, with a progress line per 50 files (variants and hybrids are probed)."""
+    made = 0
+
+    def progress(file) -> None:
+        nonlocal made
+        made += 1
+        if made % 50 == 0:
+            console.log(f"training corpus: {made} checked files ({file.origin} {file.name})")
+
+    return TrainingCorpus.build(settings.expanded_files, settings.hybrids_per_pair, settings.trained_share,
+                                settings.seed, on_file=progress)
+
+
+def bootstrap(settings: BootstrapSettings, corpus: TrainingCorpus | None = None,
               console: Console | None = None) -> BootstrapResult:
-    """Train and save the bootstrap model; `sources` overrides the corpus (tests pass a slice)."""
+    """Train and save the bootstrap model; `corpus` overrides the settings' recipe (tests pass a small one)."""
     console = console or Console(stderr=True)
-    sources = list(sources) if sources is not None else corpus_sources(settings.expanded_files, settings.seed)
-    if len(sources) < 2:
-        raise NngptError(f"bootstrap needs at least 2 corpus files to pair, got {len(sources)}")
+    corpus = corpus if corpus is not None else build_training_corpus(settings, console)
     template = PromptTemplate.load("default")
     tasks = training_tasks()
 
     def make_pairs(rename_round: int) -> list[dict[str, str]]:
-        return variant_pairs(sources, template, tasks, settings.references_per_target, settings.bare_share,
-                             settings.seed, settings.rename_share, rename_round)
+        return training_pairs(corpus, template, tasks, settings.seed, settings.rename_share, settings.delta_share,
+                              settings.bare_share, rename_round)
 
     pairs = make_pairs(0)
-    console.log(f"{len(sources)} corpus files -> {len(pairs)} prompt/completion examples")
+    if len(pairs) < 2:
+        raise NngptError(f"bootstrap needs at least 2 training examples, the corpus gave {len(pairs)}")
+    console.log(f"{len(corpus.files)} corpus files ({corpus.manifest()['counts']}) -> {len(pairs)} prompt/completion examples")
     tokenizer = train_tokenizer((pair["prompt"] + pair["completion"] for pair in pairs), settings.vocab_size)
     train, holdout = encode_examples(tokenizer, pairs, settings)
     if not train:
@@ -99,8 +93,9 @@ def bootstrap(settings: BootstrapSettings, sources: Sequence[tuple[str, str]] | 
                 f"{sum(map(len, train)) / len(train):.0f} tokens per example")
     history = train_model(model, train, holdout, settings, tokenizer.pad_token_id, console,
                           next_epoch=lambda epoch: encode_examples(tokenizer, make_pairs(epoch), settings)[0])
-    result = BootstrapResult(settings.out, parameters, len(sources), len(train), corpus_sha256(sources), history)
+    result = BootstrapResult(settings.out, parameters, len(corpus.files), len(train), corpus.sha256, history)
     save(model, tokenizer, settings, result)
+    corpus.save(settings.out)
     console.log(f"saved to {settings.out}: {history.steps} steps, {history.epochs:.2f} epochs, "
                 f"holdout loss {history.holdout_loss}")
     return result

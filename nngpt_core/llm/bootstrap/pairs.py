@@ -1,14 +1,14 @@
-"""Training examples for the bootstrap model: "prompt with a reference architecture -> a close variant".
+"""Training examples for the bootstrap model, in the generation modes it is asked for (llm/modes.py).
 
-    from nngpt_core.llm.bootstrap.pairs import variant_pairs
-    pairs = variant_pairs(sources, template, tasks, references_per_target=2, bare_share=0.1, seed=0)
+    from nngpt_core.llm.bootstrap.pairs import training_pairs
+    pairs = training_pairs(corpus, template, tasks, seed=0, rename_share=0.75, delta_share=0.15)
 
-Each corpus file becomes the completion of prompts that carry one of its nearest neighbours as the
-reference (similarity = Jaccard of the sets of stripped source lines, so variants of one seed find
-each other whatever their names). The model thus learns what generation asks of it: write a close
-but different variant of the architecture in the prompt. A share of prompts carries no reference,
-so prompting without retrieval still works. Tasks (dataset, shapes) are drawn per example, so the
-header varies as it does across real runs.
+Every synthetic hybrid of the training corpus becomes a crossover example (its network parent and
+its donor's block section -> the hybrid) and every expanded variant a mutation example (its seed and
+the named changes -> the variant), some answered as a unified diff (delta). The prompts are made by
+the same plans generation uses, so the model learns exactly the requests it gets; since the hybrids
+cover only the trained family pairs, what it writes for a held-out pair is new. Tasks (dataset,
+shapes) are drawn per example, so the header varies as it does across real runs.
 
 In `rename_share` of the pairs, the helper classes and functions (every top-level name but `Net`
 and `supported_hyperparameters`) get random names, the same in reference and target. Those names
@@ -23,6 +23,10 @@ import random
 import re
 from collections.abc import Sequence
 
+from nngpt_core.corpus.expander import Edit
+from nngpt_core.corpus.training import TrainingCorpus, TrainingFile
+from nngpt_core.llm.diffs import unified_diff
+from nngpt_core.llm.modes import Plan, as_delta, crossover_plan, mutation_plan
 from nngpt_core.llm.prompts import PromptTemplate, Reference, TaskSpec
 
 
@@ -54,50 +58,54 @@ def rename_helpers(codes: Sequence[str], rng: random.Random) -> list[str]:
     return [pattern.sub(lambda match: mapping[match.group(1)], code) for code in codes]
 
 
-def _line_set(code: str) -> frozenset[str]:
-    return frozenset(line.strip() for line in code.splitlines() if line.strip())
+def _example(template: PromptTemplate, task: TaskSpec, plan: Plan, parent_code: str, target: str, delta: bool) -> dict[str, str]:
+    if delta:
+        plan = as_delta(plan)
+        return template.pair(task, plan.references, unified_diff(parent_code, target), plan.instruction, plan.fence)
+    return template.pair(task, plan.references, target, plan.instruction, plan.fence)
 
 
-def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
-    union = len(a | b)
-    return len(a & b) / union if union else 0.0
+def crossover_example(template: PromptTemplate, task: TaskSpec, hybrid: TrainingFile, code_of: dict[str, str],
+                      delta: bool = False) -> dict[str, str] | None:
+    """Parent network and donor blocks -> the hybrid (or the diff from the network to it)."""
+    network, donor = hybrid.parents
+    plan = crossover_plan(Reference(network, code_of[network]), Reference(donor, code_of[donor]))
+    return None if plan is None else _example(template, task, plan, code_of[network], hybrid.code, delta)
 
 
-def nearest_neighbours(sources: Sequence[tuple[str, str]], k: int) -> list[list[int]]:
-    """For each source, the indices of its k most similar other sources (most similar first)."""
-    lines = [_line_set(code) for _, code in sources]
-    neighbours = []
-    for i, own in enumerate(lines):
-        scored = sorted(((_jaccard(own, other), j) for j, other in enumerate(lines) if j != i and other != own), reverse=True)
-        neighbours.append([j for _, j in scored[:k]])
-    return neighbours
+def mutation_example(template: PromptTemplate, task: TaskSpec, variant: TrainingFile, code_of: dict[str, str],
+                     delta: bool = False) -> dict[str, str]:
+    """A seed and the named changes -> its variant (or the diff from the seed to it)."""
+    (seed_name,) = variant.parents
+    plan = mutation_plan(Reference(seed_name, code_of[seed_name]), [Edit(knob, value) for knob, value in variant.edits])
+    return _example(template, task, plan, code_of[seed_name], variant.code, delta)
 
 
-def variant_pairs(
-    sources: Sequence[tuple[str, str]],
-    template: PromptTemplate,
-    tasks: Sequence[TaskSpec],
-    references_per_target: int = 2,
-    bare_share: float = 0.1,
-    seed: int = 0,
-    rename_share: float = 0.0,
-    rename_round: int = 0,
-) -> list[dict[str, str]]:
-    """Prompt/completion pairs: every source as the variant of each of its nearest neighbours.
+def training_pairs(corpus: TrainingCorpus, template: PromptTemplate, tasks: Sequence[TaskSpec], seed: int = 0,
+                   rename_share: float = 0.0, delta_share: float = 0.0, bare_share: float = 0.0,
+                   rename_round: int = 0) -> list[dict[str, str]]:
+    """Prompt/completion pairs for every hybrid (crossover) and every variant (mutation) of the corpus.
 
-    `seed` fixes which pairs exist, their order and which are renamed; `rename_round` only draws the
-    random names, so each training epoch can see the same pairs under fresh names."""
+    `delta_share` of them ask for the answer as a diff; `bare_share` of the seeds also appear as the
+    answer to a prompt without references. `seed` fixes which pairs exist, their order and form;
+    `rename_round` only draws the random helper names, so each epoch sees the same pairs under fresh
+    names. A renamed pair has one mapping for its prompt and its completion."""
     rng = random.Random(seed)
     names_rng = random.Random(f"{seed}:{rename_round}")
+    code_of = corpus.code_of()
     pairs = []
-    for (name, code), near in zip(sources, nearest_neighbours(sources, references_per_target)):
-        for j in near:
-            ref_name, ref_code = sources[j]
-            target = code
-            if rng.random() < rename_share:
-                ref_code, target = rename_helpers([ref_code, code], names_rng)
-            pairs.append(template.pair(rng.choice(tasks), [Reference(ref_name, ref_code)], target))
-        if rng.random() < bare_share:
-            pairs.append(template.pair(rng.choice(tasks), [], code))
+    for file in corpus.files:
+        task, delta = rng.choice(tasks), rng.random() < delta_share
+        if file.origin == "synthetic":
+            pair = crossover_example(template, task, file, code_of, delta)
+        elif file.origin == "expanded":
+            pair = mutation_example(template, task, file, code_of, delta)
+        else:
+            pair = template.pair(task, [], file.code) if rng.random() < bare_share else None
+        if pair is None:
+            continue
+        if rng.random() < rename_share:
+            pair = dict(zip(("prompt", "completion"), rename_helpers([pair["prompt"], pair["completion"]], names_rng)))
+        pairs.append(pair)
     rng.shuffle(pairs)
     return pairs

@@ -5,12 +5,16 @@
     task = TaskSpec.for_dataset("digits32", param_budget=2_000_000)      # shapes from the data registry
     prompt = template.prompt(task, [Reference("resnet_basic", code)])
     pair = template.pair(task, [Reference("resnet_basic", code)], variant_code)   # {"prompt", "completion"}
+    template.prompt(task, [Reference("vgg", code, role="network"), Reference("efficientnet", blocks, role="blocks")],
+                    instruction="Write a hybrid: ...")                          # a crossover prompt
 
 One template makes both generation prompts and SFT pairs, so the model is fine-tuned on exactly the
 text it is prompted with. A prompt ends with an opening code fence and a newline, and a completion
 starts with code, so the split falls on a token boundary for byte-level BPE tokenizers (a newline
 followed by a letter never merges into one token). Templates use `string.Template` placeholders:
-$task $dataset $in_shape $classes $param_budget $references (the rendered `reference.txt` blocks).
+$task $dataset $in_shape $classes $param_budget $references (the rendered `reference.txt` blocks,
+each labelled by its role), $instruction (what the generation mode asks for) and $fence (the
+language of the answer's code fence: python, or diff in delta mode).
 """
 
 from __future__ import annotations
@@ -45,13 +49,26 @@ class TaskSpec:
         return cls(dataset, tuple(spec.in_shape), spec.num_classes, param_budget)
 
 
+# How a reference is introduced in the prompt, by the role it plays for the generation mode.
+ROLE_LABELS = {
+    "reference": "Reference architecture",  # full mode: an example to differ from
+    "parent": "Parent architecture",  # mutation and delta: the file to change
+    "network": "Parent network",  # crossover: the network that is kept
+    "blocks": "Donor blocks from",  # crossover: the blocks that move in (the donor's block section)
+}
+FULL_INSTRUCTION = "Write a new architecture for this task that differs from every reference above."
+
+
 @dataclass(frozen=True)
 class Reference:
-    """An architecture shown in the prompt for the model to vary (retrieval-augmented prompting)."""
+    """An architecture shown in the prompt (retrieval-augmented prompting), in the role its mode gives it.
+
+    `code` is what the prompt shows: the whole file, or for a crossover donor its block section."""
 
     name: str
     code: str
     architecture_id: int | None = None
+    role: str = "reference"
 
 
 def _read_template(name_or_path: str) -> tuple[str, string.Template]:
@@ -85,10 +102,12 @@ class PromptTemplate:
         origin, body = _read_template(name_or_path)
         return cls(origin, body, _read_template(REFERENCE_TEMPLATE)[1], _read_template(COMPLETION_TEMPLATE)[1])
 
-    def prompt(self, task: TaskSpec, references: list[Reference] | tuple[Reference, ...] = ()) -> str:
-        """The generation prompt; the model's completion continues it with code."""
+    def prompt(self, task: TaskSpec, references: list[Reference] | tuple[Reference, ...] = (),
+               instruction: str = FULL_INSTRUCTION, fence: str = "python") -> str:
+        """The generation prompt; the model's completion continues it with code (or a diff)."""
         blocks = "".join(
-            _substitute("reference.txt", self.reference_block, name=ref.name, code=ref.code.strip("\n"))
+            _substitute("reference.txt", self.reference_block, label=ROLE_LABELS[ref.role], name=ref.name,
+                        code=ref.code.strip("\n"))
             for ref in references
         )
         return _substitute(
@@ -100,12 +119,15 @@ class PromptTemplate:
             classes=task.classes,
             param_budget=f"{task.param_budget:,}",
             references=blocks,
+            instruction=instruction,
+            fence=fence,
         )
 
     def completion(self, code: str) -> str:
         """The completion a model should produce for `code` (code, then the closing fence)."""
         return _substitute("completion.txt", self.completion_block, code=code.strip("\n"))
 
-    def pair(self, task: TaskSpec, references: list[Reference] | tuple[Reference, ...], code: str) -> dict[str, str]:
-        """An SFT example in trl's prompt/completion format."""
-        return {"prompt": self.prompt(task, references), "completion": self.completion(code)}
+    def pair(self, task: TaskSpec, references: list[Reference] | tuple[Reference, ...], code: str,
+             instruction: str = FULL_INSTRUCTION, fence: str = "python") -> dict[str, str]:
+        """An SFT example in trl's prompt/completion format (`code` is the answer: a file or a diff)."""
+        return {"prompt": self.prompt(task, references, instruction, fence), "completion": self.completion(code)}
