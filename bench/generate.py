@@ -3,8 +3,8 @@
     .venv/bin/python bench/generate.py                          # 16 prompts, batch 8, 384 new tokens
     .venv/bin/python bench/generate.py --n 8 --batch 4 --max-new-tokens 128 --threads 1   # a quick run
 
-The same prompts (each with one seed architecture as reference), the same sampling settings and the
-same seed go through both modes in one process. For each mode it prints tokens per second,
+The same prompts (crossover prompts of the hand-written seeds, as in cycle 0 of the default run), the
+same sampling settings and the same seed go through both modes in one process. For each mode it prints tokens per second,
 candidates per minute and the share of completions with usable code, then the batched/single ratios.
 """
 
@@ -18,10 +18,10 @@ from rich.console import Console
 from rich.table import Table
 
 from nngpt_core.config import load_config
-from nngpt_core.llm.candidates import generate_candidates
+from nngpt_core.llm.candidates import fits_context, generate_candidates
 from nngpt_core.llm.loading import load_model
-from nngpt_core.llm.prompts import TaskSpec
-from nngpt_core.llm.references import seed_references
+from nngpt_core.llm.prompts import PromptTemplate, TaskSpec
+from nngpt_core.loop.generation import planner_for
 
 
 def main() -> None:
@@ -41,7 +41,7 @@ def main() -> None:
                              "generation.max_new_tokens": args.max_new_tokens, "generation.temperature": args.temperature})
     loaded = load_model(cfg.model)
     task = TaskSpec.for_dataset("digits32", cfg.generation.param_budget)
-    pool = seed_references()
+    plans = planner_for(None, cfg).draw(args.n, args.seed, fits_context(loaded, PromptTemplate.load("default"), task, cfg.generation))
     console = Console(width=200)
     table = Table("mode", "batch", "completions", "new tokens", "seconds", "tokens/s", "candidates/min", "with code",
                   title=f"generation on CPU, {args.threads} threads: {loaded.name_or_path}, "
@@ -49,7 +49,7 @@ def main() -> None:
     measured = {}
     for mode, batch in (("one at a time", 1), ("batched", args.batch)):
         with console.status(f"{mode} ..."):
-            candidates, stats = generate_candidates(loaded, cfg.generation, task, pool, args.n, args.seed, batch_size=batch)
+            candidates, stats = generate_candidates(loaded, cfg.generation, task, plans, args.seed, batch_size=batch)
         usable = sum(1 for c in candidates if c.code)
         measured[mode] = stats
         table.add_row(mode, str(batch), str(stats.completions), str(stats.new_tokens), f"{stats.seconds:.1f}",

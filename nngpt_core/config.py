@@ -48,8 +48,22 @@ class GenerationConfig(Section):
     max_new_tokens: int = Field(1024, ge=16, description="Maximum tokens generated per completion.")
     seed: int = Field(0, description="Sampling seed; each cycle derives its own from it.")
     prompt_template: str = Field("default", description="Prompt template name (a file in nngpt_core/llm/prompts/) or a path.")
-    references_per_prompt: int = Field(1, ge=0, le=4, description="Reference architectures retrieved from the store into each prompt.")
+    references_per_prompt: int = Field(1, ge=0, le=4, description="Reference architectures retrieved from the store into each full-mode prompt.")
     param_budget: int = Field(2_000_000, ge=1000, description="Parameter budget stated in the prompt.")
+    modes: dict[Literal["full", "crossover", "mutation", "delta"], float] = Field(
+        default_factory=lambda: {"crossover": 1.0},
+        description="Weight of each generation mode (drawn per prompt): full (write a new architecture unlike the references), crossover (the network of one parent with the blocks of another, for family combinations the model was never trained on), mutation (named changes to one parent), delta (a crossover or mutation answered as a unified diff).",
+    )
+    attempts: int = Field(1, ge=1, le=10, description="Rejection sampling: times a prompt is sampled until its answer yields code that passes the static check (the paper's pipeline: 5).")
+    temperature_step: float = Field(0.1, ge=0, le=1, description="Rejection sampling: temperature added at each further attempt.")
+    error_feedback: bool = Field(False, description="Rejection sampling: add why the previous answer was refused to the retried prompt.")
+
+    @field_validator("modes")
+    @classmethod
+    def _check_modes(cls, value: dict[str, float]) -> dict[str, float]:
+        if any(weight < 0 for weight in value.values()) or not any(weight > 0 for weight in value.values()):
+            raise ValueError("mode weights must be >= 0 with at least one above 0")
+        return value
 
 
 class EvaluationConfig(Section):

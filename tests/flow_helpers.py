@@ -190,6 +190,7 @@ def check_echo_model(path: Path) -> None:
     from nngpt_core.config import GenerationConfig, ModelConfig
     from nngpt_core.llm.candidates import generate_candidates
     from nngpt_core.llm.loading import load_model
+    from nngpt_core.llm.modes import full_plan
     from nngpt_core.llm.prompts import Reference
 
     loaded = load_model(ModelConfig(name_or_path=str(path), device="cpu"))
@@ -199,7 +200,7 @@ def check_echo_model(path: Path) -> None:
              for name, code in pool_seeds(loaded.tokenizer)]
     cases += [(Reference("r1c0n0", echo_a(width), 1), ECHO_B, f"ECHO_B for ECHO_A({width})") for width in WIDTHS]
     for reference, expected, label in cases:
-        generated, _ = generate_candidates(loaded, generation, _task(), [reference], n=1, seed=0)
+        generated, _ = generate_candidates(loaded, generation, _task(), [full_plan([reference])], seed=0)
         assert generated[0].code == expected, f"the echo model did not write {label}:\n{generated[0].completion[:600]}"
 
 
@@ -211,7 +212,7 @@ def run_config(model: Path, data_dir: Path, url: str | None = None, **overrides)
         "cycles": 2,
         "model": {"name_or_path": str(model), "device": "cpu"},
         "generation": {"candidates_per_cycle": 4, "batch_size": 4, "max_new_tokens": MAX_NEW_TOKENS,
-                       "temperature": 0.2, "top_k": 1},
+                       "temperature": 0.2, "top_k": 1, "modes": {"full": 1.0}},
         "evaluation": {"dataset": DATASET, "workers": 1, "timeout_s": 60},
         "selection": {"min_examples": 1},
         "sft": {"epochs": 1.0, "batch_size": 2, "max_seq_length": CONTEXT},

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from nngpt_core.errors import ConfigError, NngptError
-from nngpt_core.llm.candidates import build_prompts
 from nngpt_core.llm.prompts import PromptTemplate, Reference, TaskSpec
 
 
@@ -25,16 +24,19 @@ def test_prompt_carries_task_references_and_ends_with_open_fence():
     assert template.completion("\nimport torch\n\n") == "import torch\n```\n"
 
 
-def test_prompts_draw_only_references_that_fit_and_are_reproducible():
+def test_planner_draws_only_plans_that_fit_and_is_reproducible():
+    from nngpt_core.llm.planner import Planner
+
     template = PromptTemplate.load("default")
     task = TaskSpec.for_dataset("digits32", 1_000_000)
     pool = [Reference("huge", "x = 1\n" * 500), *(Reference(f"small_{i}", f"import torch\nWIDTH = {i}\n") for i in range(5))]
-    count = len  # characters stand in for tokens
-    limit = count(template.prompt(task, [pool[1]])) + 10
-    prompts = build_prompts(template, task, pool, 12, 1, seed=3, count_tokens=count, max_tokens=limit)
-    assert all(refs[0].name.startswith("small_") for _, refs in prompts)
-    assert len({refs[0].name for _, refs in prompts}) > 1  # references vary between prompts
-    assert prompts == build_prompts(template, task, pool, 12, 1, seed=3, count_tokens=count, max_tokens=limit)
-    assert build_prompts(template, task, pool, 3, 0, seed=3, count_tokens=count, max_tokens=limit)[0][1] == []
-    with pytest.raises(NngptError, match="no reference architecture fits"):
-        build_prompts(template, task, pool[:1], 1, 1, seed=0, count_tokens=count, max_tokens=limit)
+    limit = len(template.prompt(task, [pool[1]])) + 10  # characters stand in for tokens
+    fits = lambda plan: len(plan.prompt(template, task)) <= limit  # noqa: E731
+    planner = Planner(pool, {}, {"full": 1.0})
+    plans = planner.draw(12, seed=3, fits=fits)
+    assert all(plan.references[0].name.startswith("small_") for plan in plans)
+    assert len({plan.references[0].name for plan in plans}) > 1  # references vary between prompts
+    assert plans == planner.draw(12, seed=3, fits=fits)
+    assert Planner(pool, {}, {"full": 1.0}, references_per_prompt=0).draw(3, seed=3)[0].references == ()
+    with pytest.raises(NngptError, match="no full prompt could be drawn"):
+        Planner(pool[:1], {}, {"full": 1.0}).draw(1, seed=0, fits=fits)

@@ -6,6 +6,7 @@ from concurrent.futures.process import BrokenProcessPool
 from types import SimpleNamespace
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from nngpt_core.config import load_config
@@ -85,18 +86,32 @@ def test_report_writes_plots_summary_and_best_code(store, tmp_path):
     assert best_file in summary and (tmp_path / best_file).read_text().startswith("class Net")
 
 
-def test_a_run_imports_the_seed_corpus_once_and_judges_seed_copies_against_it(store):
+def test_a_run_imports_the_models_training_corpus_once_with_origins(store, tmp_path):
     from nngpt_core.corpus import seed_sources
+    from nngpt_core.corpus.training import TrainingCorpus, TrainingFile
     from nngpt_core.llm.references import stored_references
-    from nngpt_core.loop.runs import import_seeds_once
+    from nngpt_core.loop.runs import import_training_corpus
     from nngpt_core.novelty.admission import find_exact_duplicate
-    from nngpt_core.novelty.normalize import code_hash
+    from nngpt_core.store.models import Architecture
 
-    cfg = load_config(None)
-    seeds = seed_sources()
-    assert import_seeds_once(store, cfg) == len(seeds)
-    assert import_seeds_once(store, cfg) == 0
-    name, code = seeds[0]
+    seeds = seed_sources()[:4]
+    variant = seeds[0][1] + "\n\nVARIANT_MARK = 2\n"
+    hybrid = seeds[1][1] + "\n\nHYBRID_MARK = 1\n"
+    corpus = TrainingCorpus([*(TrainingFile(n, "seed", c) for n, c in seeds),
+                             TrainingFile(seeds[0][0] + "__width24", "expanded", variant, (seeds[0][0],), (("WIDTH", "24"),)),
+                             TrainingFile("a__x__b", "synthetic", hybrid, (seeds[1][0], seeds[2][0]))], {"test": True})
+    corpus.save(tmp_path / "model")
+    cfg = load_config(None, {"model.name_or_path": str(tmp_path / "model")})
+    added, summary = import_training_corpus(store, cfg)
+    assert added == 6 and summary["counts"] == {"seed": 4, "expanded": 1, "synthetic": 1}
+    assert summary["sha256"] == corpus.sha256
+    assert import_training_corpus(store, cfg)[0] == 0  # a second run adds nothing
     with store.session() as session:
-        assert find_exact_duplicate(session, code_hash(code)) is not None
+        origins = dict(session.execute(select(Architecture.name, Architecture.origin)).all())
+        assert find_exact_duplicate(session, corpus.files[4].code_hash) is not None  # copies of it are memorized
+    assert origins["a__x__b"] == "synthetic" and origins[seeds[0][0] + "__width24"] == "expanded"
+    # prompts draw parents from the seeds only: variants and hybrids are training data, not parents
     assert {ref.name for ref in stored_references(store)} == {n for n, _ in seeds}
+    # a model that records no training corpus (a hub id): the hand-written seeds
+    added, summary = import_training_corpus(store, load_config(None, {"model.name_or_path": "org/some-model"}))
+    assert summary["counts"] == {"seed": len(seed_sources())} and added == len(seed_sources()) - 4

@@ -61,11 +61,11 @@ def generate(
     config: ConfigOption = None,
     db: DbOption = None,
 ) -> None:
-    """Sample N candidate architectures from the model, with reference architectures in each prompt."""
+    """Sample N candidate architectures from the model, with parents from the store in each prompt (generation.modes)."""
     from nngpt_core.llm.adapters import load_with_adapter
-    from nngpt_core.llm.candidates import generate_candidates, write_candidates
-    from nngpt_core.llm.prompts import TaskSpec
-    from nngpt_core.llm.references import reference_pool
+    from nngpt_core.llm.candidates import fits_context, generate_candidates, write_candidates
+    from nngpt_core.llm.prompts import PromptTemplate, TaskSpec
+    from nngpt_core.loop.generation import planner_for, static_check
 
     _offline()
     cfg = load(config, db)
@@ -74,12 +74,13 @@ def generate(
     task = TaskSpec.for_dataset(cfg.evaluation.dataset, cfg.generation.param_budget)
     with console.status("loading model"):
         loaded = load_with_adapter(cfg.model, store, adapter_id)
-    pool = reference_pool(store) if cfg.generation.references_per_prompt else []
+    seed = cfg.generation.seed if seed is None else seed
+    plans = planner_for(store, cfg).draw(n, seed, fits_context(loaded, PromptTemplate.load(cfg.generation.prompt_template),
+                                                               task, cfg.generation))
     with Progress(TextColumn("[bold]generating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as bar:
         task_id = bar.add_task("", total=n)
-        candidates, stats = generate_candidates(loaded, cfg.generation, task, pool, n,
-                                                cfg.generation.seed if seed is None else seed,
+        candidates, stats = generate_candidates(loaded, cfg.generation, task, plans, seed, check=static_check(cfg),
                                                 on_batch=lambda done: bar.advance(task_id, done))
     jsonl = write_candidates(candidates, out)
     usable = sum(1 for c in candidates if c.code)

@@ -1,31 +1,34 @@
-"""From a loaded model to candidate architectures: prompts with references, sampling, extraction.
+"""From a loaded model and a batch of plans to candidate architectures, with rejection sampling.
 
     from nngpt_core.llm.candidates import generate_candidates, write_candidates
-    candidates, stats = generate_candidates(loaded, cfg.generation, task, pool, n=16, seed=0)
+    plans = planner.draw(n=16, seed=0, fits=fits_context(loaded, template, task, cfg.generation))
+    candidates, stats = generate_candidates(loaded, cfg.generation, task, plans, seed=0, check=static_check)
     write_candidates(candidates, Path("out"))   # candidate_000.py ... and completions.jsonl
 
-Each candidate records its prompt, the raw completion, the extracted code (None -> status `no_code`,
-else `pending` until the evaluator has seen it), its references and the seed of its batch. Prompt i
-draws its references with a generator seeded by (seed, i), so the prompts do not depend on batching.
+Each candidate records its prompt, the raw completion, the code (extracted, or the parent with the
+answer's diff applied; None -> status `no_code`, else `pending` until the evaluator has seen it), its
+mode, instruction, parents and the seed of its batch. Rejection sampling (the paper's pipeline): an
+answer that yields no code, or that `check` refuses (static check, interface), is sampled again, up
+to `generation.attempts` times, each time `generation.temperature_step` hotter; with
+`generation.error_feedback` the reason is added to the retried prompt. The last attempt is kept.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import random
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from nngpt_core.config import GenerationConfig
-from nngpt_core.errors import NngptError
-from nngpt_core.llm.extract import extract_code
 from nngpt_core.llm.generate import SampleStats, sample
 from nngpt_core.llm.loading import LoadedModel
-from nngpt_core.llm.prompts import PromptTemplate, Reference, TaskSpec
+from nngpt_core.llm.modes import Plan, answer_code
+from nngpt_core.llm.prompts import PromptTemplate, TaskSpec
 
 COMPLETIONS_FILE = "completions.jsonl"
-REDRAWS = 20  # attempts to draw several references that fit the context together
+ATTEMPT_SEED_STRIDE = 7919  # attempt k of a batch samples with seed + k * stride: new draws, reproducible
 
 
 @dataclass
@@ -35,6 +38,12 @@ class GeneratedCandidate:
     completion: str
     code: str | None
     status: str  # no_code | pending
+    mode: str = "full"
+    instruction: str = ""
+    diff: str | None = None
+    problem: str | None = None  # why the last attempt was rejected (None: it passed the quick checks)
+    attempts: int = 1
+    temperature: float | None = None
     references: list[str] = field(default_factory=list)
     reference_ids: list[int] = field(default_factory=list)
     generation_seed: int | None = None
@@ -46,57 +55,61 @@ class GeneratedCandidate:
         return f"candidate_{self.index:03d}.py"
 
 
-def _prompt_budget(loaded: LoadedModel, gen: GenerationConfig) -> int | None:
+def prompt_budget(loaded: LoadedModel, gen: GenerationConfig) -> int | None:
     """Prompt tokens that leave room for half of max_new_tokens (None: no context limit known)."""
     limit = getattr(loaded.model.config, "max_position_embeddings", None)
     return None if limit is None else limit - gen.max_new_tokens // 2
 
 
-def build_prompts(template: PromptTemplate, task: TaskSpec, pool: Sequence[Reference], n: int, per_prompt: int,
-                  seed: int, count_tokens: Callable[[str], int], max_tokens: int | None) -> list[tuple[str, list[Reference]]]:
-    """`n` prompts, each with `per_prompt` references drawn from the part of `pool` that fits the context."""
-    if max_tokens is not None and per_prompt:
-        pool = [ref for ref in pool if count_tokens(template.prompt(task, [ref])) <= max_tokens]
-        if not pool:
-            raise NngptError(f"no reference architecture fits the model's context (prompt limit {max_tokens} tokens); "
-                             "lower generation.max_new_tokens or set generation.references_per_prompt: 0")
-    k = min(per_prompt, len(pool))
-    prompts = []
-    for i in range(n):
-        rng = random.Random(f"{seed}:{i}")
-        for _ in range(REDRAWS):
-            refs = rng.sample(list(pool), k)
-            prompt = template.prompt(task, refs)
-            if max_tokens is None or count_tokens(prompt) <= max_tokens:
-                break
-        else:
-            raise NngptError(f"{k} references drawn together never fit the model's context of {max_tokens} prompt tokens; "
-                             "lower generation.references_per_prompt")
-        prompts.append((prompt, refs))
-    return prompts
-
-
-def generate_candidates(loaded: LoadedModel, gen: GenerationConfig, task: TaskSpec, pool: Sequence[Reference],
-                        n: int, seed: int, batch_size: int | None = None,
-                        on_batch: Callable[[int], None] | None = None) -> tuple[list[GeneratedCandidate], SampleStats]:
-    """Sample `n` completions and extract their code."""
-    template = PromptTemplate.load(gen.prompt_template)
+def fits_context(loaded: LoadedModel, template: PromptTemplate, task: TaskSpec, gen: GenerationConfig) -> Callable[[Plan], bool]:
+    """Whether a plan's prompt leaves room in the model's context (the planner's `fits`)."""
+    budget = prompt_budget(loaded, gen)
+    if budget is None:
+        return lambda plan: True
     tokenizer = loaded.tokenizer
-    prompts = build_prompts(template, task, pool, n, gen.references_per_prompt, seed,
-                            lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"]),
-                            _prompt_budget(loaded, gen))
-    completions, stats = sample(loaded, [p for p, _ in prompts], gen, seed=seed, batch_size=batch_size, on_batch=on_batch)
-    candidates = []
-    for index, ((prompt, refs), completion) in enumerate(zip(prompts, completions)):
-        code = extract_code(completion.text)
-        candidates.append(GeneratedCandidate(
-            index=index, prompt=prompt, completion=completion.text, code=code,
-            status="pending" if code else "no_code",
-            references=[ref.name for ref in refs],
-            reference_ids=[ref.architecture_id for ref in refs if ref.architecture_id is not None],
-            generation_seed=completion.seed, new_tokens=completion.new_tokens, stopped=completion.stopped,
-        ))
-    return candidates, stats
+    return lambda plan: len(tokenizer(plan.prompt(template, task), add_special_tokens=False)["input_ids"]) <= budget
+
+
+def _with_feedback(plan: Plan, problem: str) -> Plan:
+    return dataclasses.replace(plan, instruction=f"{plan.instruction} The previous answer was refused ({problem}); write it again.")
+
+
+def generate_candidates(loaded: LoadedModel, gen: GenerationConfig, task: TaskSpec, plans: Sequence[Plan], seed: int,
+                        batch_size: int | None = None, on_batch: Callable[[int], None] | None = None,
+                        check: Callable[[str], str | None] | None = None) -> tuple[list[GeneratedCandidate], SampleStats]:
+    """One candidate per plan. `check(code)` returns why code is refused (None: accepted)."""
+    template = PromptTemplate.load(gen.prompt_template)
+    results: list[GeneratedCandidate | None] = [None] * len(plans)
+    asked = list(plans)
+    todo = list(range(len(plans)))
+    totals = SampleStats(0, 0, 0.0)
+    for attempt in range(gen.attempts):
+        temperature = gen.temperature + attempt * gen.temperature_step
+        settings = gen.model_copy(update={"temperature": temperature})
+        prompts = [asked[i].prompt(template, task) for i in todo]
+        completions, stats = sample(loaded, prompts, settings, seed=seed + attempt * ATTEMPT_SEED_STRIDE,
+                                    batch_size=batch_size, on_batch=on_batch)
+        totals = SampleStats(totals.completions + stats.completions, totals.new_tokens + stats.new_tokens,
+                             totals.seconds + stats.seconds)
+        for i, prompt, completion in zip(todo, prompts, completions):
+            plan = asked[i]
+            code, diff, problem = answer_code(plan, completion.text)
+            if code is None:
+                problem = problem or "no code in the answer"
+            elif check is not None:
+                problem = check(code)
+            results[i] = GeneratedCandidate(
+                index=i, prompt=prompt, completion=completion.text, code=code, status="pending" if code else "no_code",
+                mode=plan.mode, instruction=plan.instruction, diff=diff, problem=problem, attempts=attempt + 1,
+                temperature=temperature, references=[ref.name for ref in plan.references], reference_ids=plan.parent_ids,
+                generation_seed=completion.seed, new_tokens=completion.new_tokens, stopped=completion.stopped,
+            )
+            if problem and gen.error_feedback:
+                asked[i] = _with_feedback(plans[i], problem)
+        todo = [i for i in todo if results[i].problem]
+        if not todo:
+            break
+    return [result for result in results if result is not None], totals
 
 
 def write_candidates(candidates: Sequence[GeneratedCandidate], out_dir: Path) -> Path:

@@ -32,8 +32,29 @@ class DiffError(NngptError):
 @dataclass
 class Hunk:
     start_hint: int | None  # 0-based line of the parent where the header says the hunk starts
-    old: list[str] = field(default_factory=list)  # context and removed lines, in order
-    new: list[str] = field(default_factory=list)  # context and added lines, in order
+    lines: list[tuple[str, str]] = field(default_factory=list)  # (" ", "-" or "+", text), in order
+
+    @property
+    def old(self) -> list[str]:
+        """Context and removed lines: what the hunk expects in the parent."""
+        return [text for op, text in self.lines if op != "+"]
+
+    @property
+    def new(self) -> list[str]:
+        return [text for op, text in self.lines if op != "-"]
+
+    def replacement(self, matched: list[str]) -> list[str]:
+        """The new lines, with context lines taken from the parent as it is (`matched`, the lines found
+        for `old`), so a drifted context never rewrites the parent."""
+        out, k = [], 0
+        for op, text in self.lines:
+            if op == "+":
+                out.append(text)
+                continue
+            if op == " ":
+                out.append(matched[k])
+            k += 1
+        return out
 
 
 def unified_diff(parent: str, child: str, name: str = "net.py") -> str:
@@ -52,14 +73,10 @@ def parse_hunks(diff: str) -> list[Hunk]:
             hunks.append(Hunk(int(header.group(1)) - 1 if header else None))
         elif not hunks or line.startswith(("---", "+++", "\\")):
             continue
-        elif line.startswith("+"):
-            hunks[-1].new.append(line[1:])
-        elif line.startswith("-"):
-            hunks[-1].old.append(line[1:])
+        elif line.startswith(("+", "-")):
+            hunks[-1].lines.append((line[0], line[1:]))
         else:  # context; a model often drops the leading space of an empty context line
-            text = line[1:] if line.startswith(" ") else line
-            hunks[-1].old.append(text)
-            hunks[-1].new.append(text)
+            hunks[-1].lines.append((" ", line[1:] if line.startswith(" ") else line))
     return [hunk for hunk in hunks if hunk.old != hunk.new]
 
 
@@ -100,6 +117,7 @@ def apply_diff(parent: str, diff: str) -> str:
             position = _find(lines, hunk.old, cursor, hunk.start_hint)
             if position is None:
                 raise DiffError(f"hunk {number} of {len(hunks)} matches no lines of the parent")
-        lines[position:position + len(hunk.old)] = hunk.new
-        cursor = position + len(hunk.new)
+        new = hunk.replacement(lines[position:position + len(hunk.old)])
+        lines[position:position + len(hunk.old)] = new
+        cursor = position + len(new)
     return "\n".join(lines) + "\n"

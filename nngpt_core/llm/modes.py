@@ -54,6 +54,15 @@ class Plan:
         return [ref.architecture_id for ref in self.references if ref.architecture_id is not None]
 
 
+def parent_roles(mode: str, parents: int) -> list[str]:
+    """The roles of a candidate's parents (its reference ids in prompt order), for its lineage."""
+    if mode in ("crossover", "delta") and parents == 2:
+        return ["network", "blocks"]
+    if mode in ("mutation", "delta"):
+        return ["parent"] * parents
+    return ["reference"] * parents
+
+
 def full_plan(references: list[Reference] | tuple[Reference, ...]) -> Plan:
     return Plan("full", tuple(references), FULL_INSTRUCTION)
 

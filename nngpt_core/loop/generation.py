@@ -32,12 +32,35 @@ def stored_candidate_count(store: Store, cycle_id: int) -> int:
         return session.scalar(select(func.count()).select_from(Candidate).where(Candidate.cycle_id == cycle_id)) or 0
 
 
+def static_check(cfg: RunConfig):
+    """Rejection sampling's quick check: the prepare stage's static check, as one line (None: passes)."""
+    from nngpt_core.sandbox.static import check_source
+
+    def check(code: str) -> str | None:
+        refusal = check_source(code, cfg.evaluation.allowed_imports)
+        return f"{refusal.status}: {refusal.error}" if refusal else None
+
+    return check
+
+
+def planner_for(store: Store | None, cfg: RunConfig):
+    """The planner of a run: the store's reference pool and families, and what the model was trained on."""
+    from nngpt_core.corpus.training import TrainingCorpus
+    from nngpt_core.llm.planner import Planner
+    from nngpt_core.llm.references import lineage_families, reference_pool
+
+    pool = reference_pool(store)
+    corpus = TrainingCorpus.of_model(cfg.model.name_or_path)
+    return Planner(pool, lineage_families(store, pool), cfg.generation.modes, corpus.trained_pairs,
+                   corpus.pair_outcomes, cfg.generation.references_per_prompt)
+
+
 def generate_candidates(store: Store, cfg: RunConfig, cycle_id: int) -> int:
     """Generate and store the candidates the cycle still lacks; returns how many were added."""
     from nngpt_core.llm.adapters import load_with_adapter
+    from nngpt_core.llm.candidates import fits_context
     from nngpt_core.llm.candidates import generate_candidates as sample_candidates
-    from nngpt_core.llm.prompts import TaskSpec
-    from nngpt_core.llm.references import reference_pool
+    from nngpt_core.llm.prompts import PromptTemplate, TaskSpec
 
     wanted = cfg.generation.candidates_per_cycle
     have = stored_candidate_count(store, cycle_id)
@@ -51,20 +74,23 @@ def generate_candidates(store: Store, cfg: RunConfig, cycle_id: int) -> int:
     with timed_stage(store, cycle_id, "generate"):
         loaded = load_with_adapter(cfg.model, store, adapter_id)
         task = TaskSpec.for_dataset(cfg.evaluation.dataset, cfg.generation.param_budget)
-        pool = reference_pool(store)
+        planner = planner_for(store, cfg)
+        fits = fits_context(loaded, PromptTemplate.load(cfg.generation.prompt_template), task, cfg.generation)
         for first in range(have, wanted, cfg.generation.batch_size):
             size = min(cfg.generation.batch_size, wanted - first)
-            generated, stats = sample_candidates(
-                loaded, cfg.generation, task, pool, n=size, seed=batch_seed(run_seed, cycle_index, first)
-            )
+            seed = batch_seed(run_seed, cycle_index, first)
+            plans = planner.draw(size, seed, fits)
+            generated, stats = sample_candidates(loaded, cfg.generation, task, plans, seed, check=static_check(cfg))
             with store.session() as session:
                 for offset, item in enumerate(generated):
                     session.add(Candidate(
                         run_id=run_id, cycle_id=cycle_id, index=first + offset, prompt=item.prompt,
                         completion=item.completion, code=item.code,
                         status="pending" if item.code else "no_code",
-                        error=None if item.code else "no code block in the completion",
+                        error=None if item.code else (item.problem or "no code block in the completion"),
                         reference_ids=item.reference_ids, generation_seed=item.generation_seed,
+                        mode=item.mode, instruction=item.instruction, diff=item.diff, attempts=item.attempts,
+                        temperature=item.temperature,
                     ))
             added += len(generated)
             log.info("cycle %d: generated %d/%d candidates (%.0f tokens/s)", cycle_index, first + size, wanted,

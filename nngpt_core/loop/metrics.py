@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from nngpt_core.errors import NngptError
 from nngpt_core.loop.stats import median, wilson_interval
+from nngpt_core.novelty.paper import PAPER_TAU
 from nngpt_core.store.models import Architecture, Candidate, Cycle, Run, SftExample
 
 
@@ -36,6 +37,13 @@ class CycleMetrics:
     novel_admitted: int
     sft_examples: int
     cumulative_novel: int
+    memorized: int = 0  # ok candidates that copy an architecture not generated in a run (training corpus, LEMUR)
+    repeated: int = 0  # ok candidates that copy an architecture generated earlier
+    novel_valid: int = 0  # ok candidates that copy nothing (the project's calibrated thresholds)
+    paper_novel_valid: int = 0  # ok candidates below the paper's tau = 0.90 against the corpus
+    novel_valid_rate: float | None = None  # novel_valid / generated
+    novel_low: float | None = None
+    novel_high: float | None = None
     statuses: dict[str, int] = field(default_factory=dict)
     accuracies: list[float] = field(default_factory=list)
 
@@ -45,12 +53,15 @@ class CycleMetrics:
 
 def cycle_metrics(session: Session, run: Run, cycle: Cycle) -> CycleMetrics:
     candidates = session.execute(
-        select(Candidate.status, Candidate.accuracy, Candidate.admitted).where(Candidate.cycle_id == cycle.id)
+        select(Candidate.status, Candidate.accuracy, Candidate.admitted, Candidate.memorization, Candidate.paper_similarity)
+        .where(Candidate.cycle_id == cycle.id)
     ).all()
     generated = len(candidates)
     accuracies = [c.accuracy for c in candidates if c.status == "ok" and c.accuracy is not None]
     ok = sum(1 for c in candidates if c.status == "ok")
     interval = wilson_interval(ok, generated)
+    classes = Counter(c.memorization for c in candidates if c.status == "ok")
+    novel_interval = wilson_interval(classes["novel"], generated)
     sft_examples = session.scalar(select(func.count()).select_from(SftExample).where(SftExample.cycle_id == cycle.id))
     cumulative = session.scalar(
         select(func.count())
@@ -74,6 +85,14 @@ def cycle_metrics(session: Session, run: Run, cycle: Cycle) -> CycleMetrics:
         novel_admitted=sum(1 for c in candidates if c.admitted),
         sft_examples=sft_examples or 0,
         cumulative_novel=cumulative or 0,
+        memorized=classes["memorized"],
+        repeated=classes["repeated"],
+        novel_valid=classes["novel"],
+        paper_novel_valid=sum(1 for c in candidates if c.status == "ok" and c.paper_similarity is not None
+                              and c.paper_similarity < PAPER_TAU),
+        novel_valid_rate=classes["novel"] / generated if generated else None,
+        novel_low=novel_interval[0] if novel_interval else None,
+        novel_high=novel_interval[1] if novel_interval else None,
         statuses=dict(Counter(c.status for c in candidates)),
         accuracies=sorted(accuracies),
     )

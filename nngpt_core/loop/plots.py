@@ -1,7 +1,7 @@
 """PNG plots of a run, as in the paper's figures: the cycle metrics over cycles and the accuracy distribution.
 
     from nngpt_core.loop.plots import plot_run
-    paths = plot_run(metrics, out_dir)     # [out_dir/cycle_metrics.png, out_dir/accuracy_distribution.png]
+    paths = plot_run(metrics, out_dir)     # cycle_metrics.png, memorization.png, accuracy_distribution.png
 """
 
 from __future__ import annotations
@@ -48,6 +48,33 @@ def plot_cycle_metrics(metrics: list[CycleMetrics], path: Path) -> Path:
     return path
 
 
+SHARE_COLOURS = {"invalid": "#bbbbbb", "memorized": "#d62728", "repeated": "#ff7f0e", "novel": "#2ca02c"}
+
+
+def plot_memorization(metrics: list[CycleMetrics], path: Path) -> Path:
+    """Per cycle, the shares of generated candidates that were invalid, memorized, repeated or novel:
+    from memorization to creativity, cycle by cycle."""
+    cycles = [m.cycle for m in metrics]
+    shares = {
+        "invalid": [(m.generated - m.ok) / m.generated if m.generated else 0 for m in metrics],
+        "memorized": [m.memorized / m.generated if m.generated else 0 for m in metrics],
+        "repeated": [m.repeated / m.generated if m.generated else 0 for m in metrics],
+        "novel": [m.novel_valid / m.generated if m.generated else 0 for m in metrics],
+    }
+    fig, axis = plt.subplots(figsize=(max(5, 1.1 * len(cycles) + 3), 3.8), constrained_layout=True)
+    bottom = [0.0] * len(cycles)
+    for label, values in shares.items():
+        axis.bar(cycles, values, bottom=bottom, label=label, color=SHARE_COLOURS[label])
+        bottom = [b + v for b, v in zip(bottom, values)]
+    axis.set(title="generated candidates per cycle: invalid / memorized / repeated / novel", xlabel="cycle",
+             ylabel="share of generated", ylim=(0, 1))
+    axis.set_xticks(cycles)
+    axis.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def plot_accuracy_distribution(metrics: list[CycleMetrics], path: Path) -> Path:
     fig, axis = plt.subplots(figsize=(max(5, 1.4 * len(metrics) + 2), 3.8), constrained_layout=True)
     data = [m.accuracies for m in metrics]
@@ -69,5 +96,6 @@ def plot_run(metrics: list[CycleMetrics], out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     return [
         plot_cycle_metrics(metrics, out_dir / "cycle_metrics.png"),
+        plot_memorization(metrics, out_dir / "memorization.png"),
         plot_accuracy_distribution(metrics, out_dir / "accuracy_distribution.png"),
     ]

@@ -1,7 +1,8 @@
 """Stage 2, prepare: static checks, the candidate's architecture row, and reuse of stored evaluations.
 
 Every candidate that passes the static checks gets an architecture (found or created by its
-normalized-code hash; created ones stay out of the corpus until admitted). A candidate whose
+normalized-code hash; created ones stay out of the corpus until admitted, with their lineage: the
+parents of the prompt that made them, in their roles). A candidate whose
 architecture was already stored is an `exact_duplicate` of it, and when that architecture has an
 evaluation under the same dataset and recipe, the evaluation is reused, not recomputed.
 """
@@ -15,7 +16,7 @@ from nngpt_core.config import RunConfig
 from nngpt_core.loop.runs import timed_stage
 from nngpt_core.novelty.compare import EXACT_DUPLICATE
 from nngpt_core.store.engine import Store
-from nngpt_core.store.models import Candidate, Cycle, Evaluation
+from nngpt_core.store.models import Architecture, Candidate, Cycle, Evaluation, Lineage
 from nngpt_core.store.repo import add_architecture
 
 
@@ -29,6 +30,20 @@ def stored_evaluation(session: Session, architecture_id: int, dataset: str, reci
     return session.scalar(select(Evaluation).where(
         Evaluation.architecture_id == architecture_id, Evaluation.dataset == dataset, Evaluation.recipe == recipe
     ))
+
+
+def record_lineage(session: Session, architecture_id: int, candidate: Candidate) -> None:
+    """The new architecture's parents: the references of the prompt that made it, in their roles."""
+    from nngpt_core.llm.modes import parent_roles
+
+    mode = candidate.mode or "full"
+    architecture = session.get(Architecture, architecture_id)
+    architecture.operation = mode
+    parents = list(dict.fromkeys(candidate.reference_ids or []))
+    for parent_id, role in zip(parents, parent_roles(mode, len(parents))):
+        session.add(Lineage(child_id=architecture_id, parent_id=parent_id, operation=mode, role=role))
+    if parents:
+        architecture.parent_id = parents[0]
 
 
 def apply_evaluation(candidate: Candidate, evaluation: Evaluation) -> None:
@@ -61,7 +76,9 @@ def prepare_candidates(store: Store, cfg: RunConfig, cycle_id: int) -> list[int]
                     origin="generated", run_id=cycle.run_id, cycle_id=cycle_id, in_corpus=False,
                 )
                 candidate.architecture_id = architecture.id
-                if not created:
+                if created:
+                    record_lineage(session, architecture.id, candidate)
+                else:
                     candidate.novelty, candidate.similar_to_id, candidate.similarity = EXACT_DUPLICATE, architecture.id, 1.0
             evaluation = stored_evaluation(session, candidate.architecture_id, dataset, recipe)
             if evaluation is not None:

@@ -20,7 +20,8 @@ from nngpt_core.store.engine import Store
 from nngpt_core.store.models import Architecture, Candidate, Cycle, Evaluation, Run
 
 TABLE_COLUMNS = (
-    "cycle", "generated", "valid rate [95% CI]", "mean acc", "median acc", "share >= thr", "novel admitted",
+    "cycle", "generated", "valid rate [95% CI]", "mean acc", "median acc", "share >= thr",
+    "memorized / repeated / novel", "novel valid rate [95% CI]", "novel at tau 0.90", "novel admitted",
     "SFT examples", "cumulative novel",
 )
 
@@ -38,6 +39,9 @@ def table_rows(metrics: list[CycleMetrics]) -> list[list[str]]:
             _pct(m.mean_accuracy),
             _pct(m.median_accuracy),
             _pct(m.share_above),
+            f"{m.memorized} / {m.repeated} / {m.novel_valid}",
+            f"{_pct(m.novel_valid_rate)} [{_pct(m.novel_low)}, {_pct(m.novel_high)}]",
+            str(m.paper_novel_valid),
             str(m.novel_admitted),
             str(m.sft_examples),
             str(m.cumulative_novel),
@@ -105,7 +109,10 @@ def _markdown(run: Run, metrics: list[CycleMetrics], best: list[dict[str, Any]],
         markdown_table(metrics),
         "",
         "Valid rate = ok / generated with a Wilson 95% interval; accuracies are first-epoch test accuracies of ok "
-        f"candidates; share = ok candidates with accuracy >= {run.share_threshold:.0%}.",
+        f"candidates; share = ok candidates with accuracy >= {run.share_threshold:.0%}. Each ok candidate is memorized "
+        "(a copy of the model's training corpus or another known architecture), repeated (a copy of one generated "
+        "earlier) or novel, by the project's thresholds; 'novel at tau 0.90' counts ok candidates below the paper's "
+        "threshold (exact Jaccard of abstracted token 10-shingles) against the corpus.",
         "",
         "## Best new architectures",
         "",

@@ -3,12 +3,16 @@
     from nngpt_core.novelty.admission import admit
     verdict = admit(store, code, novelty=cfg.novelty, name="cand-3", origin="generated")
     verdict.verdict, verdict.architecture_id, verdict.similar_to_id, verdict.similarity
+    admit(store, code, novelty=..., name=..., origin="generated", architecture_id=7, candidate_id=3,
+          enter=accuracy > bar)       # the loop: a stored candidate architecture, admitted only above the bar
 
 One transaction takes a global admission lock (PostgreSQL: pg_advisory_xact_lock on a fixed
 key; SQLite: BEGIN IMMEDIATE, its write lock), looks for the same normalized code and for
 near-duplicates in the LSH index, then either inserts the Architecture with its signatures and
 band keys, or inserts nothing. Two workers admitting near-duplicates of each other at the same
-moment are serialized by the lock, so the second sees the first and only one gets in.
+moment are serialized by the lock, so the second sees the first and only one gets in. The loop
+admits through the same function: its candidate already has an architecture row (outside the
+corpus, made when its code was prepared), which a novel verdict brings into the corpus.
 Signatures are computed before the lock, so the lock is held only for a few queries.
 
 For seeds imported without a verdict, `index_architecture` adds the lexical signature of an
@@ -42,6 +46,7 @@ class NoveltyVerdict:
     similar_to_id: int | None = None  # the stored architecture it duplicates
     similarity: float | None = None  # estimated Jaccard to it (1.0 for an exact duplicate)
     decided_by: str | None = None  # signature kind that decided, or "code_hash"
+    admitted: bool = False  # entered the corpus (novel, and admissible)
 
 
 def take_admission_lock(session: Session) -> None:
@@ -58,9 +63,12 @@ def open_index(session: Session, signature: MinHashSignature, novelty: NoveltyCo
     )
 
 
-def find_exact_duplicate(session: Session, digest: str) -> int | None:
-    """Id of the stored architecture whose normalized code has hash `digest`, if any."""
-    return session.execute(select(Architecture.id).where(Architecture.code_hash == digest)).scalar()
+def find_exact_duplicate(session: Session, digest: str, own_id: int | None = None) -> int | None:
+    """Id of the stored architecture whose normalized code has hash `digest`, if any (other than `own_id`)."""
+    query = select(Architecture.id).where(Architecture.code_hash == digest)
+    if own_id is not None:
+        query = query.where(Architecture.id != own_id)
+    return session.execute(query).scalar()
 
 
 def nearest_duplicate(session: Session, signatures: Mapping[str, MinHashSignature], novelty: NoveltyConfig) -> Match | None:
@@ -73,12 +81,14 @@ def nearest_duplicate(session: Session, signatures: Mapping[str, MinHashSignatur
     return strongest_duplicate(matches, novelty)
 
 
-def assess(session: Session, digest: str, signatures: Mapping[str, MinHashSignature], novelty: NoveltyConfig) -> NoveltyVerdict:
-    """The verdict for code with hash `digest` and these signatures against the store, without admitting it.
+def assess(session: Session, digest: str, signatures: Mapping[str, MinHashSignature], novelty: NoveltyConfig,
+           own_id: int | None = None) -> NoveltyVerdict:
+    """The verdict for code with hash `digest` and these signatures against the store, without admitting it
+    (`own_id`: the code's own stored row, which is no duplicate of it).
 
     Takes no lock: the answer may be stale by the time it is used, unlike admit()'s.
     """
-    existing = find_exact_duplicate(session, digest)
+    existing = find_exact_duplicate(session, digest, own_id)
     if existing is not None:
         return NoveltyVerdict(EXACT_DUPLICATE, similar_to_id=existing, similarity=1.0, decided_by="code_hash")
     match = nearest_duplicate(session, signatures, novelty)
@@ -87,15 +97,16 @@ def assess(session: Session, digest: str, signatures: Mapping[str, MinHashSignat
     return NoveltyVerdict(NEAR_DUPLICATE, similar_to_id=match.architecture_id, similarity=match.similarity, decided_by=match.kind)
 
 
-def _record_on_candidate(session: Session, candidate_id: int, verdict: NoveltyVerdict) -> None:
+def _record_on_candidate(session: Session, candidate_id: int, verdict: NoveltyVerdict, own_row: bool) -> None:
     candidate = session.get(Candidate, candidate_id)
     if candidate is None:
         raise NngptError(f"candidate {candidate_id} does not exist")
     candidate.novelty = verdict.verdict
     candidate.similar_to_id = verdict.similar_to_id
     candidate.similarity = verdict.similarity
-    candidate.admitted = verdict.verdict == NOVEL
-    candidate.architecture_id = verdict.architecture_id or verdict.similar_to_id
+    candidate.admitted = verdict.admitted
+    if not own_row:  # without a row of its own, a candidate points at the architecture it was found to be
+        candidate.architecture_id = verdict.architecture_id or verdict.similar_to_id
 
 
 def admit(
@@ -107,14 +118,19 @@ def admit(
     origin: str,
     extra_signatures: Mapping[str, MinHashSignature] | None = None,
     candidate_id: int | None = None,
+    architecture_id: int | None = None,
+    enter: bool = True,
     **architecture_fields: object,
 ) -> NoveltyVerdict:
     """Admit `code` unless it duplicates a stored architecture, atomically across processes and machines.
 
     `extra_signatures` adds kinds beyond lexical (e.g. {"structural": sig}); they take part in the
     verdict and are stored with the architecture. `architecture_fields` are further Architecture
-    columns (parent_id, run_id, cycle_id, source, params, flops). With `candidate_id`, the verdict
-    is also written to that candidate in the same transaction.
+    columns (parent_id, run_id, cycle_id, source, params, flops, operation). With `candidate_id`, the
+    verdict is also written to that candidate in the same transaction. `architecture_id` names the
+    code's own stored row (outside the corpus): a novel verdict brings that row into the corpus
+    instead of inserting one. With `enter` False a novel verdict is recorded but nothing enters the
+    corpus (the loop's accuracy bar).
     """
     try:
         digest = code_hash(code)
@@ -128,16 +144,22 @@ def admit(
             raise NngptError(f"{name}: a {signature.settings.kind} signature was given as {kind}")
     with store.session() as session:
         take_admission_lock(session)
-        verdict = assess(session, digest, signatures, novelty)
-        if verdict.verdict == NOVEL:
-            architecture = Architecture(code_hash=digest, code=code, name=name, origin=origin, **architecture_fields)
-            session.add(architecture)
-            session.flush()
+        verdict = assess(session, digest, signatures, novelty, own_id=architecture_id)
+        if verdict.verdict == NOVEL and enter:
+            if architecture_id is None:
+                architecture = Architecture(code_hash=digest, code=code, name=name, origin=origin, **architecture_fields)
+                session.add(architecture)
+                session.flush()
+            else:
+                architecture = session.get(Architecture, architecture_id)
+                architecture.in_corpus = True
+                for field, value in architecture_fields.items():
+                    setattr(architecture, field, value)
             for signature in signatures.values():
                 open_index(session, signature, novelty).add(session, architecture.id, signature)
-            verdict = NoveltyVerdict(NOVEL, architecture_id=architecture.id)
+            verdict = NoveltyVerdict(NOVEL, architecture_id=architecture.id, admitted=True)
         if candidate_id is not None:
-            _record_on_candidate(session, candidate_id, verdict)
+            _record_on_candidate(session, candidate_id, verdict, own_row=architecture_id is not None)
     return verdict
 
 

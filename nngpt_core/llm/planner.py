@@ -1,0 +1,111 @@
+"""Draw the prompts of a batch: a generation mode per prompt, and parents from the reference pool.
+
+    from nngpt_core.llm.planner import Planner
+    planner = Planner(pool, families, modes={"crossover": 0.8, "mutation": 0.2}, trained_pairs=corpus.trained_pairs)
+    plans = planner.draw(n=8, seed=123, fits=lambda plan: tokens(plan) <= budget)
+
+Crossover draws a network parent and a donor whose (network family, block family) combination the
+model was never trained on, can be combined by the operator's arity rule, and is no same-family
+pair; families that combined well while the training corpus was made are drawn more often (the
+corpus's pair outcomes, Laplace-smoothed). Mutation draws a parent with knobs and one to three
+named changes of them. Delta asks for a crossover (else a mutation) as a diff. Full draws
+`references_per_prompt` references. Prompt i depends only on (seed, i), not on batching.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping, Sequence
+
+from nngpt_core.corpus.expander import possible_edits
+from nngpt_core.errors import NngptError
+from nngpt_core.llm.modes import Plan, as_delta, crossover_plan, full_plan, mutation_plan
+from nngpt_core.llm.prompts import Reference
+
+Families = tuple[str, str]  # (family of the network, family of the main block)
+DRAWS = 40  # attempts to find a fitting plan for one prompt
+
+
+class Planner:
+    def __init__(self, pool: Sequence[Reference], families: Mapping[int | str, Families], modes: Mapping[str, float],
+                 trained_pairs: Sequence[tuple[str, str]] = (), pair_outcomes: Mapping[tuple[str, str], Sequence[int]] | None = None,
+                 references_per_prompt: int = 1):
+        if not pool:
+            raise NngptError("no reference architectures to draw parents from")
+        self.pool = list(pool)
+        self.families = families
+        self.modes = {mode: weight for mode, weight in modes.items() if weight > 0}
+        self.trained = set(map(tuple, trained_pairs))
+        self.references_per_prompt = references_per_prompt
+        self.network_prior, self.donor_prior = _family_priors(pair_outcomes or {})
+
+    def family(self, ref: Reference) -> Families:
+        key = ref.architecture_id if ref.architecture_id is not None else ref.name
+        return self.families.get(key, (ref.name, ref.name))
+
+    def _crossover(self, rng: random.Random) -> Plan | None:
+        network = _weighted(rng, self.pool, [self.network_prior.get(self.family(r)[0], 0.5) for r in self.pool])
+        net_family, own_block = self.family(network)
+        donors = [r for r in self.pool if r is not network and self.family(r)[1] not in (net_family, own_block)
+                  and (net_family, self.family(r)[1]) not in self.trained]
+        if not donors:
+            return None
+        donor = _weighted(rng, donors, [self.donor_prior.get(self.family(r)[1], 0.5) for r in donors])
+        return crossover_plan(network, donor)
+
+    def _mutation(self, rng: random.Random) -> Plan | None:
+        parent = rng.choice(self.pool)
+        options = possible_edits(parent.code) if "class Net" in parent.code else []
+        if not options:
+            return None
+        count = rng.choice((1, 2, 3))
+        chosen: dict[str, object] = {}
+        for edit in rng.sample(options, len(options)):
+            chosen.setdefault(edit.knob, edit)
+            if len(chosen) == count:
+                break
+        order = [edit.knob for edit in options]
+        return mutation_plan(parent, sorted(chosen.values(), key=lambda edit: order.index(edit.knob)))
+
+    def _plan(self, mode: str, rng: random.Random) -> Plan | None:
+        if mode == "crossover":
+            return self._crossover(rng)
+        if mode == "mutation":
+            return self._mutation(rng)
+        if mode == "delta":
+            plan = self._crossover(rng) or self._mutation(rng)
+            return as_delta(plan) if plan else None
+        k = min(self.references_per_prompt, len(self.pool))
+        return full_plan(rng.sample(self.pool, k))
+
+    def draw(self, n: int, seed: int, fits: Callable[[Plan], bool] = lambda plan: True) -> list[Plan]:
+        """`n` plans; raises NngptError when no fitting plan of a mode can be found."""
+        modes, weights = list(self.modes), list(self.modes.values())
+        plans = []
+        for i in range(n):
+            rng = random.Random(f"{seed}:{i}")
+            mode = rng.choices(modes, weights)[0]
+            for _ in range(DRAWS):
+                plan = self._plan(mode, rng)
+                if plan is not None and fits(plan):
+                    break
+            else:
+                raise NngptError(f"no {mode} prompt could be drawn from the {len(self.pool)} reference architectures "
+                                 "that fits the model's context (lower generation.max_new_tokens or change generation.modes)")
+            plans.append(plan)
+        return plans
+
+
+def _weighted(rng: random.Random, items: Sequence, weights: Sequence[float]):
+    return rng.choices(items, weights)[0] if sum(weights) > 0 else rng.choice(items)
+
+
+def _family_priors(outcomes: Mapping[tuple[str, str], Sequence[int]]) -> tuple[dict[str, float], dict[str, float]]:
+    """Per family, the smoothed share of its training hybrids that passed, as network and as donor."""
+    tallies: tuple[dict[str, list[int]], dict[str, list[int]]] = ({}, {})
+    for (network, donor), (probed, passed) in outcomes.items():
+        for side, family in ((0, network), (1, donor)):
+            tally = tallies[side].setdefault(family, [0, 0])
+            tally[0] += probed
+            tally[1] += passed
+    return tuple({family: (passed + 1) / (probed + 2) for family, (probed, passed) in side.items()} for side in tallies)
