@@ -1,5 +1,5 @@
 # The two set-up commands of the README:
-#   make run    install into .venv, then run 3 cycles of the loop on the embedded default (SQLite, digits32)
+#   make run    install into .venv, then run 5 cycles of the loop on the embedded default (SQLite, digits32)
 #   make test   install into .venv (with test extras and the PostgreSQL server), then run the whole test suite
 # Both are idempotent; a second run skips the installation while pyproject.toml is unchanged.
 

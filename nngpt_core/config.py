@@ -54,6 +54,7 @@ class GenerationConfig(Section):
         default_factory=lambda: {"crossover": 1.0},
         description="Weight of each generation mode (drawn per prompt): full (write a new architecture unlike the references), crossover (the network of one parent with the blocks of another, for family combinations the model was never trained on), mutation (named changes to one parent), delta (a crossover or mutation answered as a unified diff).",
     )
+    delta_request: Literal["crossover", "improve"] = Field("crossover", description="What a delta prompt asks for as a diff: a crossover (else a mutation) of parents from the store, or (the delta paper) an improvement of one parent shown with its best recorded accuracy on the run's dataset.")
     attempts: int = Field(1, ge=1, le=10, description="Rejection sampling: times a prompt is sampled until its answer yields code that passes the static check (the paper's pipeline: 5).")
     temperature_step: float = Field(0.1, ge=0, le=1, description="Rejection sampling: temperature added at each further attempt.")
     error_feedback: bool = Field(False, description="Rejection sampling: add why the previous answer was refused to the retried prompt.")
@@ -132,6 +133,7 @@ class SelectionConfig(Section):
 
 
 class SFTConfig(Section):
+    enabled: bool = Field(True, description="Fine-tune a LoRA adapter on each cycle's selected examples; off keeps the base model every cycle (the ablation that separates fine-tuning from a growing reference pool).")
     r: int = Field(8, ge=1, description="LoRA rank.")
     alpha: int = Field(16, ge=1, description="LoRA alpha.")
     dropout: float = Field(0.05, ge=0, lt=1, description="LoRA dropout.")

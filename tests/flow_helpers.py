@@ -26,7 +26,7 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from nngpt_core.store.models import Candidate, Cycle, Run, SftExample
+from nngpt_core.store.models import Architecture, Candidate, Cycle, Run, SftExample
 
 WIDTHS = (32, 48, 64, 96)
 
@@ -177,10 +177,14 @@ def train_echo_model(out: Path, steps: int = ECHO_STEPS) -> Path:
         history = train_model(model, train, holdout, settings, tokenizer.pad_token_id, Console(quiet=True))
     finally:
         torch.set_num_threads(threads)
-    result = BootstrapResult(out, sum(p.numel() for p in model.parameters()), len(pairs), len(train),
-                             TrainingCorpus([*(TrainingFile(f"echo_a_{i}", "seed", code) for i, code in enumerate(ECHO_A)),
-                                             TrainingFile("echo_b", "seed", ECHO_B)]).sha256, history)
+    # what it was trained on: the seeds of its prompts, and the ECHO_A variants and ECHO_B it writes
+    corpus = TrainingCorpus([*(TrainingFile(name, "seed", code) for name, code in pool_seeds(tokenizer)),
+                             *(TrainingFile(f"echo_a_{i}", "synthetic", code) for i, code in enumerate(ECHO_A)),
+                             TrainingFile("echo_b", "synthetic", ECHO_B)], {"echo": True})
+    result = BootstrapResult(out, sum(p.numel() for p in model.parameters()), len(corpus.files), len(train),
+                             corpus.sha256, history)
     save(model, tokenizer, settings, result)
+    corpus.save(out)
     check_echo_model(out)
     return out
 
@@ -298,14 +302,20 @@ def loop_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-COUNTED = ("generated", "ok", "valid_rate", "mean_accuracy", "share_above", "novel_admitted", "sft_examples")
+COUNTED = ("generated", "ok", "valid_rate", "mean_accuracy", "share_above", "novel_admitted", "sft_examples",
+           "memorized", "repeated", "novel_valid", "paper_novel_valid")
 
 
 def recount(session, run: Run, cycle: Cycle) -> dict:
     """A cycle's metrics counted here, straight from the candidates and sft_examples tables."""
-    rows = session.execute(select(Candidate.status, Candidate.accuracy, Candidate.admitted)
+    rows = session.execute(select(Candidate.status, Candidate.accuracy, Candidate.admitted, Candidate.novelty,
+                                  Candidate.similar_to_id, Candidate.paper_similarity)
                            .where(Candidate.cycle_id == cycle.id)).all()
     ok = [row.accuracy for row in rows if row.status == "ok"]
+    # the class of an ok candidate, recounted from its verdict and the origin of what it copies
+    origins = dict(session.execute(select(Architecture.id, Architecture.origin)).all())
+    classes = [("novel" if row.novelty == "novel" else "repeated" if origins[row.similar_to_id] == "generated"
+                else "memorized") for row in rows if row.status == "ok"]
     return {
         "generated": len(rows),
         "ok": len(ok),
@@ -314,6 +324,10 @@ def recount(session, run: Run, cycle: Cycle) -> dict:
         "share_above": sum(a >= run.share_threshold for a in ok) / len(ok) if ok else None,
         "novel_admitted": sum(1 for row in rows if row.admitted),
         "sft_examples": session.scalar(select(func.count()).select_from(SftExample).where(SftExample.cycle_id == cycle.id)),
+        "memorized": classes.count("memorized"),
+        "repeated": classes.count("repeated"),
+        "novel_valid": classes.count("novel"),
+        "paper_novel_valid": sum(1 for row in rows if row.status == "ok" and row.paper_similarity < 0.9),
     }
 
 

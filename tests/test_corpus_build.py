@@ -1,97 +1,135 @@
-"""`nngpt corpus build`: files, manifest and rebuilds on disk; the import into the store on SQLite and PostgreSQL.
+"""`nngpt corpus build`: a model's training corpus on disk (files, manifest, rebuilds), verified against the
+model's manifest, and imported into the store with its origins, on SQLite and PostgreSQL.
 
     .venv/bin/pytest tests/test_corpus_build.py
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from typer.testing import CliRunner
-
 from cli_helpers import run_nngpt
-from nngpt_core.cli.corpus import corpus_app
-from nngpt_core.corpus import seed_sources
 from nngpt_core.corpus.builder import CorpusFile, import_corpus, write_corpus
+from nngpt_core.corpus.training import ARCHIVE, TrainingCorpus
 from nngpt_core.errors import NngptError
 from nngpt_core.novelty.normalize import code_hash
 from nngpt_core.store.engine import open_store
 from nngpt_core.store.models import Architecture, Signature
-
-SEED_COUNT = len(seed_sources())
+from tests.llm_helpers import corpus_slice, tiny_training_corpus  # noqa: F401  (fixture)
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> tuple[Path, list[CorpusFile]]:
+def model_dir(tmp_path_factory, corpus_slice) -> Path:
+    """A model directory holding a small training corpus, as `nngpt bootstrap` saves it."""
+    directory = tmp_path_factory.mktemp("model")
+    tiny_training_corpus(corpus_slice).save(directory)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, model_dir) -> tuple[Path, TrainingCorpus, list[CorpusFile]]:
     out = tmp_path_factory.mktemp("corpus")
-    return out, write_corpus(out, n=4, seed=2)
+    corpus = TrainingCorpus.load(model_dir)
+    return out, corpus, write_corpus(out, corpus)
 
 
-def test_write_corpus_lays_out_seeds_variants_and_manifest(built):
-    out, files = built
-    assert len(list((out / "seeds").glob("*.py"))) == SEED_COUNT
-    assert len(list((out / "expanded").glob("*.py"))) == 4
+def test_write_corpus_lays_out_every_training_file_by_origin_with_a_manifest(built):
+    out, corpus, files = built
+    counts = corpus.manifest()["counts"]
+    for origin, count in counts.items():
+        assert len(list((out / origin).glob("*.py"))) == count
     manifest = json.loads((out / "manifest.json").read_text())
-    assert (manifest["seed"], manifest["expanded"], len(manifest["files"])) == (2, 4, SEED_COUNT + 4)
+    assert manifest["sha256"] == corpus.sha256 and len(manifest["files"]) == len(corpus.files) == len(files)
     for entry in manifest["files"]:
         assert code_hash((out / entry["path"]).read_text()) == entry["code_hash"]
-    assert len({entry["code_hash"] for entry in manifest["files"]}) == SEED_COUNT + 4
+    assert {entry["origin"] for entry in manifest["files"]} == {"seed", "expanded", "synthetic"}
 
 
-def test_rebuild_removes_the_previous_build_files(tmp_path):
-    write_corpus(tmp_path, n=3, seed=0)
+def test_rebuild_removes_the_previous_build_files(tmp_path, model_dir):
+    corpus = TrainingCorpus.load(model_dir)
+    write_corpus(tmp_path, corpus)
     (tmp_path / "notes.txt").write_text("mine")
-    write_corpus(tmp_path, n=1, seed=1)
-    assert len(list((tmp_path / "expanded").glob("*.py"))) == 1
+    write_corpus(tmp_path, TrainingCorpus(corpus.files[:1]))
+    assert sum(1 for _ in tmp_path.rglob("*.py")) == 1
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
-def test_foreign_manifest_is_not_trusted(tmp_path):
+def test_foreign_manifest_is_not_trusted(tmp_path, model_dir):
     (tmp_path / "manifest.json").write_text("[1, 2]")
     with pytest.raises(NngptError, match="not a corpus manifest"):
-        write_corpus(tmp_path, n=0, seed=0)
-    assert not (tmp_path / "seeds").exists()
+        write_corpus(tmp_path, TrainingCorpus.load(model_dir))
+    assert not (tmp_path / "seed").exists()
 
 
-def test_import_stores_each_file_once_with_origin_seed(store, built):
-    _, files = built
+def test_an_altered_training_corpus_is_refused(tmp_path, model_dir):
+    altered = tmp_path / "model"
+    altered.mkdir()
+    (altered / "training_corpus.json").write_text((model_dir / "training_corpus.json").read_text())
+    with gzip.open(model_dir / ARCHIVE, "rt") as handle:
+        lines = handle.read().splitlines()
+    record = json.loads(lines[0])
+    record["code"] += "\nEXTRA = 1\n"
+    with gzip.open(altered / ARCHIVE, "wt") as handle:
+        handle.write("\n".join([json.dumps(record), *lines[1:]]) + "\n")
+    with pytest.raises(NngptError, match="does not match the sha256"):
+        TrainingCorpus.load(altered)
+    with pytest.raises(NngptError, match="no training corpus"):
+        TrainingCorpus.load(tmp_path)
+
+
+def test_import_stores_each_file_once_with_its_origin(store, built):
+    _, corpus, files = built
     first = import_corpus(store, files)
-    assert (len(first.added), len(first.skipped)) == (SEED_COUNT + 4, 0)
+    assert (len(first.added), len(first.skipped)) == (len(files), 0)
     again = import_corpus(store, files)
-    assert (len(again.added), len(again.already_stored)) == (0, SEED_COUNT + 4)
+    assert (len(again.added), len(again.already_stored)) == (0, len(files))
     with store.session() as session:
-        origins = session.execute(select(Architecture.origin, func.count()).group_by(Architecture.origin)).all()
+        origins = dict(session.execute(select(Architecture.origin, func.count()).group_by(Architecture.origin)).all())
         stored = session.scalar(select(Architecture).where(Architecture.name == files[-1].name))
-    assert origins == [("seed", SEED_COUNT + 4)]
+    assert origins == corpus.manifest()["counts"]
     assert stored.code == files[-1].code and stored.source == str(files[-1].path)
 
 
-def test_cli_builds_and_imports(tmp_path):
+def test_cli_writes_the_models_corpus_and_imports_it(tmp_path, model_dir):
     url = f"sqlite:///{tmp_path / 'nngpt.db'}"
-    result = run_nngpt("corpus", "build", "--out", str(tmp_path / "corpus"), "--n", "2", "--seed", "5", "--db", url)
+    corpus = TrainingCorpus.load(model_dir)
+    result = run_nngpt("corpus", "build", "--model", str(model_dir), "--out", str(tmp_path / "corpus"), "--db", url)
     assert result.returncode == 0, result.stderr
-    assert f"wrote {SEED_COUNT} seeds and 2 expanded variants" in result.stderr
-    assert f"imported {SEED_COUNT + 2} new" in result.stderr
+    assert f"wrote {len(corpus.files)} files" in result.stderr and corpus.sha256[:16] in result.stderr
+    assert f"imported {len(corpus.files)} new" in result.stderr
     store = open_store(url)
     with store.session() as session:
-        assert session.scalar(select(func.count()).select_from(Architecture).where(Architecture.origin == "seed")) == SEED_COUNT + 2
-        assert session.scalar(select(func.count()).select_from(Signature).where(Signature.kind == "lexical")) == SEED_COUNT + 2
+        assert session.scalar(select(func.count()).select_from(Architecture)) == len(corpus.files)
+        assert session.scalar(select(func.count()).select_from(Signature).where(Signature.kind == "lexical")) == len(corpus.files)
     store.dispose()
 
 
-def test_cli_no_import_leaves_the_store_alone(tmp_path, monkeypatch):
-    monkeypatch.setenv("NNGPT_DATA_DIR", str(tmp_path / "data"))
-    result = CliRunner().invoke(corpus_app, ["build", "--n", "0", "--no-import"])
-    assert result.exit_code == 0, result.output
-    assert len(list((tmp_path / "data" / "corpus" / "seeds").glob("*.py"))) == SEED_COUNT
-    assert list((tmp_path / "data").iterdir()) == [tmp_path / "data" / "corpus"]
+def test_cli_no_import_leaves_the_store_alone_and_a_missing_corpus_is_one_line(tmp_path, model_dir, monkeypatch):
+    result = run_nngpt("corpus", "build", "--model", str(model_dir), "--no-import", env={"NNGPT_DATA_DIR": str(tmp_path / "data")})
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["corpus"]
+    result = run_nngpt("corpus", "build", "--model", str(tmp_path), "--out", str(tmp_path / "x"), "--no-import")
+    assert result.returncode != 0 and result.stderr.strip().count("\n") == 0 and "no training corpus" in result.stderr
 
 
-def test_cli_refuses_a_negative_count(tmp_path):
-    result = CliRunner().invoke(corpus_app, ["build", "--out", str(tmp_path), "--n", "-3", "--no-import"])
-    assert result.exit_code == 2
-    assert not any(tmp_path.iterdir())
+@pytest.mark.slow
+def test_cli_rebuilds_a_corpus_from_its_recipe_identically(tmp_path):
+    """A small recipe (a few variants and hybrids, each probed): the rebuild must match byte for byte."""
+    corpus = TrainingCorpus.build(expanded=2, hybrids_per_pair=1, trained_share=0.004, seed=3)
+    assert corpus.manifest()["counts"]["synthetic"] >= 1
+    corpus.save(tmp_path / "model")
+    result = run_nngpt("corpus", "build", "--model", str(tmp_path / "model"), "--rebuild", "--no-import",
+                       "--out", str(tmp_path / "out"), timeout=900)
+    assert result.returncode == 0, result.stderr
+    assert "identical to the model's training corpus" in result.stderr
+    manifest = json.loads((tmp_path / "model" / "training_corpus.json").read_text())
+    manifest["recipe"]["seed"] = 4  # a recipe that makes other files
+    (tmp_path / "model" / "training_corpus.json").write_text(json.dumps(manifest))
+    result = run_nngpt("corpus", "build", "--model", str(tmp_path / "model"), "--rebuild", "--no-import",
+                       "--out", str(tmp_path / "out"), timeout=900)
+    assert result.returncode != 0 and "does not reproduce its training data" in result.stderr

@@ -125,9 +125,36 @@ def test_evolve_two_cycles_admits_fine_tunes_and_reports(backend, request, prefe
 
     # the report on disk
     out = report_dir(cfg, run_id)
-    for name in ("cycle_metrics.png", "accuracy_distribution.png"):
+    for name in ("cycle_metrics.png", "memorization.png", "accuracy_distribution.png"):
         assert (out / name).read_bytes()[:8] == PNG_MAGIC
     assert (out / "summary.md").is_file()
+    store.dispose()
+
+
+@pytest.mark.timeout(420)
+def test_a_model_that_memorized_its_training_corpus_admits_nothing(sqlite_url, prefect_harness, echo_model, tmp_path):
+    """The echo model writes only what it was trained on; with its training corpus in the store (what
+    `nngpt run` imports before cycle 0), every valid candidate is memorized and nothing is admitted."""
+    from flows.evolve import evolve
+
+    store = open_store(sqlite_url)
+    upgrade(store)
+    cfg = config_from_dict(run_config(echo_model, tmp_path / "data", sqlite_url, **{"store.import_training_corpus": True}))
+    state = evolve(config=cfg, return_state=True)
+    assert state.is_completed(), state
+    run_id = state.result()
+    with store.session() as session:
+        run = session.get(Run, run_id)
+        assert run.training_corpus["counts"]["synthetic"] == len(ECHO_A) + 1
+        cycles = session.scalars(select(Cycle).where(Cycle.run_id == run_id).order_by(Cycle.index)).all()
+        ok = session.scalars(select(Candidate).where(Candidate.run_id == run_id, Candidate.status == "ok")).all()
+        assert ok and all(c.memorization == "memorized" and not c.admitted for c in ok)
+        assert all(session.get(Architecture, c.similar_to_id).origin == "synthetic" for c in ok)
+        assert all(c.paper_similarity == 1.0 for c in ok)  # exact copies are copies for the paper's test too
+        for cycle in cycles:
+            counted = recount(session, run, cycle)
+            assert same(counted, cycle.metrics) and counted["novel_admitted"] == counted["novel_valid"] == 0
+            assert cycle.adapter_out_id is None  # nothing novel, nothing to learn from
     store.dispose()
 
 
@@ -149,3 +176,34 @@ def test_report_plots_cycles_where_every_or_no_candidate_was_valid(tmp_path):
                                     cumulative_novel=1, accuracies=[0.5] * ok))
     for path in plot_run(metrics, tmp_path):
         assert path.read_bytes()[:8] == PNG_MAGIC
+
+
+@pytest.mark.timeout(600)
+def test_transfer_generates_with_the_final_adapter_on_another_dataset(sqlite_url, prefect_harness, echo_model, tmp_path):
+    """The paper's cross-dataset study on this machine: a run on digits, then one cycle on digits32 with its adapter."""
+    from flows.evolve import evolve
+    from flows.transfer import transfer
+    from nngpt_core.errors import NngptError
+    from nngpt_core.loop.transfer import final_adapter, transfer_config, transfer_rows
+
+    store = open_store(sqlite_url)
+    upgrade(store)
+    cfg = config_from_dict(run_config(echo_model, tmp_path / "data", sqlite_url))
+    source = evolve(config=cfg)
+    adapter = final_adapter(store, source)
+    assert adapter is not None
+    with pytest.raises(NngptError, match="unknown dataset .nope."):
+        transfer_config(store, source, "nope", 1)
+    target = transfer(config=cfg, source_run=source, dataset="digits32", cycles=1)
+    with store.session() as session:
+        run = session.get(Run, target)
+        assert (run.dataset, run.status, run.name) == ("digits32", "done", "loop-test-to-digits32")
+        cycle = session.scalar(select(Cycle).where(Cycle.run_id == target))
+        assert cycle.adapter_in_id == adapter  # it generated with the source run's final adapter chain
+        evaluated = session.scalars(select(Evaluation.dataset).join(Candidate, Candidate.evaluation_id == Evaluation.id)
+                                    .where(Candidate.run_id == target)).all()
+        assert evaluated and set(evaluated) == {"digits32"}
+    rows = transfer_rows(store, source, target)
+    assert [(label.split()[0], dataset, len(metrics)) for label, dataset, metrics in rows] == [
+        ("source", "digits", 2), ("transfer", "digits32", 1)]
+    store.dispose()

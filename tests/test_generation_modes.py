@@ -118,3 +118,14 @@ def test_planner_asks_only_for_combinations_the_model_was_never_trained_on():
     mixed = Planner(pool, families, {"crossover": 1.0, "mutation": 1.0, "delta": 1.0}).draw(30, seed=2)
     assert {p.mode for p in mixed} == {"crossover", "mutation", "delta"}
     assert all(p.fence == "diff" for p in mixed if p.mode == "delta")
+
+
+def test_delta_improve_requests_show_the_parent_with_its_recorded_accuracy():
+    pool = [Reference("vgg", SEEDS["vgg"], 4), Reference("efficientnet", SEEDS["efficientnet"], 5)]
+    planner = Planner(pool, {}, {"delta": 1.0}, delta_request="improve", accuracies={4: 0.5123}, dataset="cifar10")
+    plans = planner.draw(12, seed=0)
+    assert {p.mode for p in plans} == {"delta"} and all(len(p.references) == 1 and p.fence == "diff" for p in plans)
+    instructions = {p.references[0].name: p.instruction for p in plans}
+    assert instructions["vgg"] == ("Answer with a unified diff against vgg: improve its first-epoch accuracy "
+                                   "(now 0.512 on cifar10).")
+    assert instructions["efficientnet"].endswith("improve its first-epoch accuracy.")  # nothing recorded: no number

@@ -4,6 +4,7 @@
     nngpt run --resume 1                             # continue run 1 after a kill
     nngpt status 1
     nngpt report 1 --out reports/run-1
+    nngpt transfer --run 1 --dataset svhn            # run 1's final adapter on another dataset
 
 The orchestration itself lives in flows/ (Prefect); this module hands over to it at call time, so
 the library stays importable without Prefect.
@@ -81,3 +82,30 @@ def report(
     console = Console()
     console.print(cycle_table(built.metrics, title=f"run {run_id}: cycle metrics"))
     console.print(f"wrote {built.summary_path} and {len(built.plot_paths or [])} plots")
+
+
+def transfer(
+    source: Annotated[int, typer.Option("--run", help="The finished run whose final adapter generates.")],
+    dataset: Annotated[str, typer.Option("--dataset", help="Dataset of the transfer run (cifar100, svhn, digits32, ...).")],
+    cycles: Annotated[int, typer.Option("--cycles", min=1, help="Cycles of the transfer run.")] = 1,
+    config: ConfigOption = None,
+    db: DbOption = None,
+) -> None:
+    """Generate with a run's final adapter on another dataset, and print both runs' cycles side by side."""
+    from flows.local import quiet_prefect_defaults, release_stale_device_slots
+    from nngpt_core.loop import preflight
+    from nngpt_core.loop.report import cycle_table
+    from nngpt_core.loop.transfer import transfer_config, transfer_rows
+
+    cfg = load(config, db)
+    store = connect(cfg)
+    target = transfer_config(store, source, dataset, cycles)
+    preflight.check(target.model_copy(update={"store": cfg.store}))  # a missing dataset fails before Prefect starts
+    quiet_prefect_defaults()
+    release_stale_device_slots()
+    from flows.transfer import transfer as transfer_flow
+
+    run_id = transfer_flow(config=cfg, source_run=source, dataset=dataset, cycles=cycles)
+    out = Console()
+    for label, name, metrics in transfer_rows(store, source, run_id):
+        out.print(cycle_table(metrics, title=f"{label} on {name}"))

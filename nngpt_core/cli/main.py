@@ -42,6 +42,7 @@ app.command("similarity")(similarity)
 app.command("run")(loop_commands.run)
 app.command("status")(loop_commands.status)
 app.command("report")(loop_commands.report)
+app.command("transfer")(loop_commands.transfer)
 app.command("deploy")(deploy_commands.deploy)
 app.command("worker")(deploy_commands.worker)
 

@@ -9,8 +9,9 @@
 - crossover: a parent network and a donor's block section; "the network of A built from the blocks
   of B" (nngpt_core.corpus.crossover makes the training targets of this mode).
 - mutation: one parent and named changes of its knobs (nngpt_core.corpus.expander's edits).
-- delta: a crossover or a mutation answered as a unified diff against the parent, applied with fuzzy
-  hunk matching (nngpt_core.llm.diffs); a complete file in the answer is taken as it is.
+- delta: a crossover or a mutation answered as a unified diff against the parent, or (the delta
+  paper's request) a parent with its recorded accuracy to improve, answered as a diff; applied with
+  fuzzy hunk matching (nngpt_core.llm.diffs); a complete file in the answer is taken as it is.
 
 The same plans make the bootstrap model's training pairs and the loop's prompts, so the model is
 asked at generation time exactly what it was trained to do. A plan's references carry the parents'
@@ -111,6 +112,13 @@ def as_delta(plan: Plan) -> Plan:
     parent = plan.references[0]
     instruction = DIFF_INSTRUCTION.format(name=parent.name) + plan.instruction
     return Plan("delta", plan.references, instruction, fence="diff")
+
+
+def improve_plan(parent: Reference, accuracy: float | None, dataset: str) -> Plan:
+    """The delta paper's request: a baseline with its accuracy, improved, answered as a diff."""
+    known = f" (now {accuracy:.3f} on {dataset})" if accuracy is not None else ""
+    instruction = DIFF_INSTRUCTION.format(name=parent.name) + f"improve its first-epoch accuracy{known}."
+    return Plan("delta", (Reference(parent.name, parent.code, parent.architecture_id, role="parent"),), instruction, fence="diff")
 
 
 _DIFF_END = re.compile(r"^```", re.MULTILINE)

@@ -8,8 +8,10 @@ Crossover draws a network parent and a donor whose (network family, block family
 model was never trained on, can be combined by the operator's arity rule, and is no same-family
 pair; families that combined well while the training corpus was made are drawn more often (the
 corpus's pair outcomes, Laplace-smoothed). Mutation draws a parent with knobs and one to three
-named changes of them. Delta asks for a crossover (else a mutation) as a diff. Full draws
-`references_per_prompt` references. Prompt i depends only on (seed, i), not on batching.
+named changes of them. Delta asks for a crossover (else a mutation) as a diff, or with
+`delta_request="improve"` (the delta paper) for an improvement of a parent shown with its recorded
+accuracy. Full draws `references_per_prompt` references. Prompt i depends only on (seed, i), not on
+batching.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from nngpt_core.corpus.expander import possible_edits
 from nngpt_core.errors import NngptError
-from nngpt_core.llm.modes import Plan, as_delta, crossover_plan, full_plan, mutation_plan
+from nngpt_core.llm.modes import Plan, as_delta, crossover_plan, full_plan, improve_plan, mutation_plan
 from nngpt_core.llm.prompts import Reference
 
 Families = tuple[str, str]  # (family of the network, family of the main block)
@@ -29,7 +31,8 @@ DRAWS = 40  # attempts to find a fitting plan for one prompt
 class Planner:
     def __init__(self, pool: Sequence[Reference], families: Mapping[int | str, Families], modes: Mapping[str, float],
                  trained_pairs: Sequence[tuple[str, str]] = (), pair_outcomes: Mapping[tuple[str, str], Sequence[int]] | None = None,
-                 references_per_prompt: int = 1):
+                 references_per_prompt: int = 1, delta_request: str = "crossover",
+                 accuracies: Mapping[int, float] | None = None, dataset: str = ""):
         if not pool:
             raise NngptError("no reference architectures to draw parents from")
         self.pool = list(pool)
@@ -37,6 +40,7 @@ class Planner:
         self.modes = {mode: weight for mode, weight in modes.items() if weight > 0}
         self.trained = set(map(tuple, trained_pairs))
         self.references_per_prompt = references_per_prompt
+        self.delta_request, self.accuracies, self.dataset = delta_request, accuracies or {}, dataset
         self.network_prior, self.donor_prior = _family_priors(pair_outcomes or {})
 
     def family(self, ref: Reference) -> Families:
@@ -72,6 +76,9 @@ class Planner:
             return self._crossover(rng)
         if mode == "mutation":
             return self._mutation(rng)
+        if mode == "delta" and self.delta_request == "improve":
+            parent = rng.choice(self.pool)
+            return improve_plan(parent, self.accuracies.get(parent.architecture_id), self.dataset)
         if mode == "delta":
             plan = self._crossover(rng) or self._mutation(rng)
             return as_delta(plan) if plan else None

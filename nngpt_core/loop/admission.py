@@ -74,7 +74,7 @@ def classify_candidates(store: Store, cycle_id: int, index: PaperIndex | None = 
     """Give the cycle's judged ok candidates their memorization class and paper similarity; returns how many.
 
     The paper similarity is measured against the corpus as it stands (`index`, built from the store
-    when not given), excluding the candidate's own architecture once it was admitted."""
+    when not given), excluding an admitted candidate's own architecture."""
     index = index or _corpus_index(store)
     with store.session() as session:
         waiting = session.scalars(
@@ -86,7 +86,9 @@ def classify_candidates(store: Store, cycle_id: int, index: PaperIndex | None = 
             similar = session.get(Architecture, candidate.similar_to_id) if candidate.similar_to_id else None
             candidate.memorization = memorization_class(candidate.novelty, similar.origin if similar else None)
             try:
-                similarity, nearest = index.nearest(candidate.code, exclude=candidate.architecture_id)
+                # an admitted candidate's own architecture is in the corpus now: no copy of itself
+                similarity, nearest = index.nearest(candidate.code,
+                                                    exclude=candidate.architecture_id if candidate.admitted else None)
             except SyntaxError:  # ok code parses; kept for code stored by older versions
                 continue
             candidate.paper_similarity, candidate.paper_similar_to_id = round(similarity, 4), nearest

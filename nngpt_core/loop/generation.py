@@ -51,8 +51,24 @@ def planner_for(store: Store | None, cfg: RunConfig):
 
     pool = reference_pool(store)
     corpus = TrainingCorpus.of_model(cfg.model.name_or_path)
+    dataset = cfg.evaluation.dataset
+    accuracies = recorded_accuracies(store, dataset) if cfg.generation.delta_request == "improve" else {}
     return Planner(pool, lineage_families(store, pool), cfg.generation.modes, corpus.trained_pairs,
-                   corpus.pair_outcomes, cfg.generation.references_per_prompt)
+                   corpus.pair_outcomes, cfg.generation.references_per_prompt, cfg.generation.delta_request,
+                   accuracies, dataset)
+
+
+def recorded_accuracies(store: Store | None, dataset: str) -> dict[int, float]:
+    """The best recorded accuracy of each architecture on `dataset` (ours, or imported records)."""
+    from nngpt_core.store.models import Evaluation
+
+    if store is None:
+        return {}
+    with store.session() as session:
+        rows = session.execute(select(Evaluation.architecture_id, func.max(Evaluation.accuracy))
+                               .where(Evaluation.dataset == dataset, Evaluation.accuracy.is_not(None))
+                               .group_by(Evaluation.architecture_id)).all()
+    return dict(rows)
 
 
 def generate_candidates(store: Store, cfg: RunConfig, cycle_id: int) -> int:

@@ -51,8 +51,9 @@ def finetune_cycle(store: Store, cfg: RunConfig, cycle_id: int) -> int | None:
             return cycle.adapter_out_id
         examples = session.scalars(select(SftExample).where(SftExample.cycle_id == cycle_id).order_by(SftExample.id))
         pairs = [{"prompt": e.prompt, "completion": e.completion} for e in examples]
-    if not pairs:
-        log.info("cycle %d selected no SFT examples: the next cycle keeps adapter %s", cycle.index, cycle.adapter_in_id)
+    if not pairs or not cfg.sft.enabled:
+        log.info("cycle %d: %s, so the next cycle keeps adapter %s", cycle.index,
+                 "fine-tuning is off (sft.enabled)" if pairs else "no SFT examples were selected", cycle.adapter_in_id)
         return None
     with timed_stage(store, cycle_id, "finetune"):
         return finetune(cfg, store, pairs, parent_id=cycle.adapter_in_id, run_id=cycle.run_id, cycle=cycle)

@@ -72,6 +72,7 @@ def bootstrap(settings: BootstrapSettings, corpus: TrainingCorpus | None = None,
     """Train and save the bootstrap model; `corpus` overrides the settings' recipe (tests pass a small one)."""
     console = console or Console(stderr=True)
     corpus = corpus if corpus is not None else build_training_corpus(settings, console)
+    corpus.save(settings.out)  # first: what the model is trained on is on disk before training starts
     template = PromptTemplate.load("default")
     tasks = training_tasks()
 
@@ -95,7 +96,6 @@ def bootstrap(settings: BootstrapSettings, corpus: TrainingCorpus | None = None,
                           next_epoch=lambda epoch: encode_examples(tokenizer, make_pairs(epoch), settings)[0])
     result = BootstrapResult(settings.out, parameters, len(corpus.files), len(train), corpus.sha256, history)
     save(model, tokenizer, settings, result)
-    corpus.save(settings.out)
     console.log(f"saved to {settings.out}: {history.steps} steps, {history.epochs:.2f} epochs, "
                 f"holdout loss {history.holdout_loss}")
     return result
