@@ -38,5 +38,5 @@ def test_planner_draws_only_plans_that_fit_and_is_reproducible():
     assert len({plan.references[0].name for plan in plans}) > 1  # references vary between prompts
     assert plans == planner.draw(12, seed=3, fits=fits)
     assert Planner(pool, {}, {"full": 1.0}, references_per_prompt=0).draw(3, seed=3)[0].references == ()
-    with pytest.raises(NngptError, match="no full prompt could be drawn"):
+    with pytest.raises(NngptError, match="none of the 1 reference architectures fits"):
         Planner(pool[:1], {}, {"full": 1.0}).draw(1, seed=0, fits=fits)

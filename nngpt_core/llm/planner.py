@@ -47,18 +47,18 @@ class Planner:
         key = ref.architecture_id if ref.architecture_id is not None else ref.name
         return self.families.get(key, (ref.name, ref.name))
 
-    def _crossover(self, rng: random.Random) -> Plan | None:
-        network = _weighted(rng, self.pool, [self.network_prior.get(self.family(r)[0], 0.5) for r in self.pool])
+    def _crossover(self, rng: random.Random, pool: list[Reference]) -> Plan | None:
+        network = _weighted(rng, pool, [self.network_prior.get(self.family(r)[0], 0.5) for r in pool])
         net_family, own_block = self.family(network)
-        donors = [r for r in self.pool if r is not network and self.family(r)[1] not in (net_family, own_block)
+        donors = [r for r in pool if r is not network and self.family(r)[1] not in (net_family, own_block)
                   and (net_family, self.family(r)[1]) not in self.trained]
         if not donors:
             return None
         donor = _weighted(rng, donors, [self.donor_prior.get(self.family(r)[1], 0.5) for r in donors])
         return crossover_plan(network, donor)
 
-    def _mutation(self, rng: random.Random) -> Plan | None:
-        parent = rng.choice(self.pool)
+    def _mutation(self, rng: random.Random, pool: list[Reference]) -> Plan | None:
+        parent = rng.choice(pool)
         options = possible_edits(parent.code) if "class Net" in parent.code else []
         if not options:
             return None
@@ -71,33 +71,39 @@ class Planner:
         order = [edit.knob for edit in options]
         return mutation_plan(parent, sorted(chosen.values(), key=lambda edit: order.index(edit.knob)))
 
-    def _plan(self, mode: str, rng: random.Random) -> Plan | None:
+    def _plan(self, mode: str, rng: random.Random, pool: list[Reference]) -> Plan | None:
         if mode == "crossover":
-            return self._crossover(rng)
+            return self._crossover(rng, pool)
         if mode == "mutation":
-            return self._mutation(rng)
+            return self._mutation(rng, pool)
         if mode == "delta" and self.delta_request == "improve":
-            parent = rng.choice(self.pool)
+            parent = rng.choice(pool)
             return improve_plan(parent, self.accuracies.get(parent.architecture_id), self.dataset)
         if mode == "delta":
-            plan = self._crossover(rng) or self._mutation(rng)
+            plan = self._crossover(rng, pool) or self._mutation(rng, pool)
             return as_delta(plan) if plan else None
-        k = min(self.references_per_prompt, len(self.pool))
-        return full_plan(rng.sample(self.pool, k))
+        return full_plan(rng.sample(pool, min(self.references_per_prompt, len(pool))))
 
     def draw(self, n: int, seed: int, fits: Callable[[Plan], bool] = lambda plan: True) -> list[Plan]:
-        """`n` plans; raises NngptError when no fitting plan of a mode can be found."""
+        """`n` plans that `fits` accepts; raises NngptError when no fitting plan of a mode can be found.
+
+        Parents too long to fit even alone are left out of the pool first (every mode shows its first
+        parent whole)."""
         modes, weights = list(self.modes), list(self.modes.values())
+        pool = [ref for ref in self.pool if fits(full_plan([ref]))]
+        if not pool:
+            raise NngptError(f"none of the {len(self.pool)} reference architectures fits the model's context; "
+                             "lower generation.max_new_tokens")
         plans = []
         for i in range(n):
             rng = random.Random(f"{seed}:{i}")
             mode = rng.choices(modes, weights)[0]
             for _ in range(DRAWS):
-                plan = self._plan(mode, rng)
+                plan = self._plan(mode, rng, pool)
                 if plan is not None and fits(plan):
                     break
             else:
-                raise NngptError(f"no {mode} prompt could be drawn from the {len(self.pool)} reference architectures "
+                raise NngptError(f"no {mode} prompt could be drawn from the {len(pool)} reference architectures "
                                  "that fits the model's context (lower generation.max_new_tokens or change generation.modes)")
             plans.append(plan)
         return plans

@@ -22,10 +22,7 @@ _WILSON = f"""
        + 1.96 * sqrt((CAST(ok AS DOUBLE PRECISION) / generated) * (1 - CAST(ok AS DOUBLE PRECISION) / generated) / generated + {_Z2} / (4.0 * generated * generated)))
       / (1 + {_Z2} / generated) END AS valid_high"""
 
-_CYCLE_METRICS_0002 = f"""
-CREATE VIEW cycle_metrics AS
-WITH counts AS (
-  SELECT cy.run_id, cy.id AS cycle_id, cy."index" AS cycle, r.share_threshold,
+_COUNTS_0002 = """
     (SELECT count(*) FROM candidates k WHERE k.cycle_id = cy.id) AS generated,
     (SELECT count(*) FROM candidates k WHERE k.cycle_id = cy.id AND k.status = 'ok') AS ok,
     (SELECT avg(k.accuracy) FROM candidates k WHERE k.cycle_id = cy.id AND k.status = 'ok') AS mean_accuracy,
@@ -35,32 +32,9 @@ WITH counts AS (
     (SELECT count(*) FROM sft_examples e WHERE e.cycle_id = cy.id) AS sft_examples,
     (SELECT count(*) FROM architectures a JOIN cycles c2 ON c2.id = a.cycle_id
        WHERE a.origin = 'generated' AND a.in_corpus AND c2.run_id = cy.run_id
-         AND c2."index" <= cy."index") AS cumulative_novel
-  FROM cycles cy JOIN runs r ON r.id = cy.run_id
-)
-SELECT run_id, cycle_id, cycle, generated, ok,
-    CASE WHEN generated = 0 THEN NULL ELSE CAST(ok AS DOUBLE PRECISION) / generated END AS valid_rate,{_WILSON},
-    mean_accuracy,
-    share_threshold,
-    CASE WHEN ok = 0 THEN NULL ELSE CAST(above AS DOUBLE PRECISION) / ok END AS share_above,
-    novel_admitted, sft_examples, cumulative_novel
-FROM counts
-"""
-
-CYCLE_METRICS = f"""
-CREATE VIEW cycle_metrics AS
-WITH counts AS (
-  SELECT cy.run_id, cy.id AS cycle_id, cy."index" AS cycle, r.share_threshold,
-    (SELECT count(*) FROM candidates k WHERE k.cycle_id = cy.id) AS generated,
-    (SELECT count(*) FROM candidates k WHERE k.cycle_id = cy.id AND k.status = 'ok') AS ok,
-    (SELECT avg(k.accuracy) FROM candidates k WHERE k.cycle_id = cy.id AND k.status = 'ok') AS mean_accuracy,
-    (SELECT count(*) FROM candidates k
-       WHERE k.cycle_id = cy.id AND k.status = 'ok' AND k.accuracy >= r.share_threshold) AS above,
-    (SELECT count(*) FROM candidates k WHERE k.cycle_id = cy.id AND k.admitted) AS novel_admitted,
-    (SELECT count(*) FROM sft_examples e WHERE e.cycle_id = cy.id) AS sft_examples,
-    (SELECT count(*) FROM architectures a JOIN cycles c2 ON c2.id = a.cycle_id
-       WHERE a.origin = 'generated' AND a.in_corpus AND c2.run_id = cy.run_id
-         AND c2."index" <= cy."index") AS cumulative_novel,
+         AND c2."index" <= cy."index") AS cumulative_novel"""
+# 0004: each ok candidate's class and the paper's test
+_COUNTS_0004 = f"""{_COUNTS_0002},
     (SELECT count(*) FROM candidates k
        WHERE k.cycle_id = cy.id AND k.status = 'ok' AND k.memorization = 'memorized') AS memorized,
     (SELECT count(*) FROM candidates k
@@ -68,20 +42,33 @@ WITH counts AS (
     (SELECT count(*) FROM candidates k
        WHERE k.cycle_id = cy.id AND k.status = 'ok' AND k.memorization = 'novel') AS novel_valid,
     (SELECT count(*) FROM candidates k
-       WHERE k.cycle_id = cy.id AND k.status = 'ok' AND k.paper_similarity < {PAPER_TAU}) AS paper_novel_valid
-  FROM cycles cy JOIN runs r ON r.id = cy.run_id
-)
-SELECT run_id, cycle_id, cycle, generated, ok,
+       WHERE k.cycle_id = cy.id AND k.status = 'ok' AND k.paper_similarity < {PAPER_TAU}) AS paper_novel_valid"""
+_COLUMNS_0002 = f"""run_id, cycle_id, cycle, generated, ok,
     CASE WHEN generated = 0 THEN NULL ELSE CAST(ok AS DOUBLE PRECISION) / generated END AS valid_rate,{_WILSON},
     mean_accuracy,
     share_threshold,
     CASE WHEN ok = 0 THEN NULL ELSE CAST(above AS DOUBLE PRECISION) / ok END AS share_above,
-    novel_admitted, sft_examples, cumulative_novel,
+    novel_admitted, sft_examples, cumulative_novel"""
+_COLUMNS_0004 = f"""{_COLUMNS_0002},
     memorized, repeated, novel_valid, paper_novel_valid,
     CASE WHEN generated = 0 THEN NULL ELSE CAST(novel_valid AS DOUBLE PRECISION) / generated END AS novel_valid_rate,
-    CASE WHEN ok = 0 THEN NULL ELSE CAST(memorized AS DOUBLE PRECISION) / ok END AS memorized_share
+    CASE WHEN ok = 0 THEN NULL ELSE CAST(memorized AS DOUBLE PRECISION) / ok END AS memorized_share"""
+
+
+def _cycle_metrics(counts: str, columns: str) -> str:
+    return f"""
+CREATE VIEW cycle_metrics AS
+WITH counts AS (
+  SELECT cy.run_id, cy.id AS cycle_id, cy."index" AS cycle, r.share_threshold,{counts}
+  FROM cycles cy JOIN runs r ON r.id = cy.run_id
+)
+SELECT {columns}
 FROM counts
 """
+
+
+_CYCLE_METRICS_0002 = _cycle_metrics(_COUNTS_0002, _COLUMNS_0002)
+CYCLE_METRICS = _cycle_metrics(_COUNTS_0004, _COLUMNS_0004)
 
 LEADERBOARD = """
 CREATE VIEW leaderboard AS
