@@ -32,7 +32,7 @@ def test_shipped_configs_load(path):
 def test_smoke_is_smaller_than_default():
     default, smoke = load_config("configs/default.yaml"), load_config("configs/smoke.yaml")
     assert smoke.generation.candidates_per_cycle < default.generation.candidates_per_cycle
-    assert smoke.cycles == 2 and default.cycles == 3
+    assert smoke.cycles == 2 and default.cycles == 5
 
 
 def test_overrides_apply_dotted_paths():

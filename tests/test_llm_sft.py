@@ -96,7 +96,7 @@ def test_cli_finetune_then_generate_with_the_adapter(tiny_model, corpus_slice, t
     config = tmp_path / "c.yaml"
     config.write_text(
         f"model:\n  name_or_path: {model_dir}\n  device: cpu\n"
-        "generation:\n  max_new_tokens: 32\n  batch_size: 4\n  references_per_prompt: 1\n"
+        "generation:\n  max_new_tokens: 32\n  batch_size: 4\n  modes:\n    crossover: 1.0\n"
         "sft:\n  r: 4\n  alpha: 8\n  epochs: 1\n  batch_size: 2\n  max_seq_length: 4096\n"
         f"store:\n  data_dir: {tmp_path / 'data'}\n"
     )
@@ -112,7 +112,7 @@ def test_cli_finetune_then_generate_with_the_adapter(tiny_model, corpus_slice, t
     assert generated.returncode == 0, generated.stderr
     records = [json.loads(line) for line in (out / "completions.jsonl").read_text().splitlines()]
     assert len(records) == 3 and all(r["status"] in ("pending", "no_code") for r in records)
-    assert all(len(r["references"]) == 1 for r in records)
+    assert all(r["mode"] == "crossover" and len(r["references"]) == 2 for r in records)  # network and donor
     for record in records:
         assert (record["file"] is not None) == (record["status"] == "pending")
         if record["file"]:
