@@ -119,3 +119,23 @@ def test_sampling_shapes_and_seed_determinism(loaded_tiny, corpus_slice):
     assert stats.new_tokens == sum(c.new_tokens for c in first) and stats.tokens_per_s > 0
     assert [c.text for c in again] == [c.text for c in first]
     assert [c.text for c in other] != [c.text for c in first]
+
+
+def test_rejection_sampling_retries_hotter_and_stops_at_its_limit(loaded_tiny, corpus_slice):
+    from nngpt_core.llm.candidates import generate_candidates
+    from nngpt_core.llm.modes import full_plan
+
+    task = TaskSpec.for_dataset("digits32", 2_000_000)
+    plans = [full_plan([Reference(*corpus_slice[i % 2])]) for i in range(3)]
+    gen = GenerationConfig(max_new_tokens=16, batch_size=3, temperature=0.5, top_k=0, attempts=3, temperature_step=0.25,
+                           error_feedback=True)
+    refused = []
+    candidates, stats = generate_candidates(loaded_tiny, gen, task, plans, seed=5,
+                                            check=lambda code: refused.append(code) or "forbidden: always")
+    assert [c.attempts for c in candidates] == [3, 3, 3] and [c.temperature for c in candidates] == [1.0, 1.0, 1.0]
+    assert stats.completions == 9  # every prompt sampled three times, no more
+    assert all(c.problem for c in candidates)
+    assert all("The previous answer was refused (" in c.prompt for c in candidates)  # the reason was fed back
+    accepted, stats = generate_candidates(loaded_tiny, gen, task, plans, seed=5, check=lambda code: None)
+    # answers without code are retried; an answer that passes the check is kept at once
+    assert all(c.attempts == 1 for c in accepted if c.code) and stats.completions <= 9

@@ -32,16 +32,19 @@ def write_model_card(out: Path, record: dict) -> Path:
         "",
         "# nngpt bootstrap model",
         "",
-        "A small Llama-architecture causal LM trained from scratch, on CPU, on the nngpt seed corpus of",
-        "LEMUR-interface PyTorch architectures. It is the embedded default of `nngpt generate`: given the",
-        "prompt template with a reference architecture, it writes a close variant of that architecture.",
+        "A small Llama-architecture causal LM trained from scratch, on CPU, on the nngpt training corpus of",
+        "LEMUR-interface PyTorch architectures. It is the embedded default of `nngpt generate` and `nngpt run`.",
+        "Given a parent network and a donor's block section it writes their hybrid (crossover); given a parent",
+        "and named changes of its knobs it writes the changed file (mutation); either can be asked for as a",
+        "unified diff against the parent (delta). The prompts are those of `nngpt_core/llm/modes.py`.",
         "",
         "| | |",
         "|---|---|",
         f"| parameters | {record['parameters']:,} ({settings['layers']} layers, hidden {settings['hidden_size']}, "
         f"{settings['heads']} heads, MLP {settings['intermediate_size']}, context {settings['max_length']}) |",
         f"| tokenizer | byte-level BPE, {settings['vocab_size']} tokens |",
-        f"| corpus | {record['corpus_files']} files, sha256 `{record['corpus_sha256'][:16]}...` |",
+        f"| training corpus | {record['corpus_files']} files, sha256 `{record['corpus_sha256'][:16]}...` "
+        "(`training_corpus.jsonl.gz`, manifest `training_corpus.json`; `nngpt corpus build --model DIR --out OUT` writes them) |",
         f"| training examples | {record['training_examples']} prompt+completion sequences |",
         f"| training | {history['steps']} steps, {history['epochs']:.2f} epochs, {history['tokens']:,} tokens, "
         f"{history['seconds'] / 60:.1f} min on {settings['threads']} CPU threads |",
