@@ -43,12 +43,14 @@ def test_dockerfile_copies_only_what_exists():
 def test_deployments_use_the_gpu_pool_and_importable_flows():
     spec = yaml.safe_load((ROOT / "deployments/prefect.yaml").read_text())
     deployments = {d["name"]: d for d in spec["deployments"]}
-    assert set(deployments) == {"evolve", "cycle", "evaluate"}
+    assert set(deployments) == {"evolve", "cycle", "evaluate", "report"}
     for deployment in deployments.values():
         assert deployment["work_pool"]["name"] == "gpu"
         module, attribute = deployment["entrypoint"].split(":")
         flow = getattr(importlib.import_module(module), attribute)
         assert flow.name == deployment["name"]
+        # a Quick run from the UI takes the flow's defaults: nothing may force CUDA on a CPU-only worker
+        assert "cuda" not in yaml.safe_dump(deployment.get("parameters") or {})
     schedule = deployments["evolve"]["schedules"][0]
     assert schedule["cron"] and schedule["active"] is False
     compose = yaml.safe_load((ROOT / "docker/compose.yaml").read_text())
