@@ -45,11 +45,11 @@ Device = Annotated[str, AfterValidator(_check_device), WithJsonSchema({"anyOf": 
 
 # Words of field names that Prefect's form would otherwise title "Sft", "Timeout S" or "Load In 4Bit".
 _TITLE_WORDS = {"sft": "SFT", "lsh": "LSH", "sql": "SQL", "url": "URL", "flops": "FLOPs", "4bit": "4-bit", "lm": "LM"}
-_TITLE_UNITS = {"s": "(s)", "mb": "(MiB)", "kb": "(KiB)"}
+_TITLE_UNITS = {"s": "in s", "mb": "in MiB", "kb": "in KiB"}  # Prefect appends "(Optional)"
 
 
 def field_title(name: str, _info: FieldInfo | None = None) -> str:
-    """The form label of a field: timeout_s -> 'Timeout (s)', sft -> 'SFT', load_in_4bit -> 'Load in 4-bit'."""
+    """The form label of a field: timeout_s -> 'Timeout in s', sft -> 'SFT', load_in_4bit -> 'Load in 4-bit'."""
     words = name.split("_")
     unit = _TITLE_UNITS.get(words[-1]) if len(words) > 1 else None
     text = " ".join(_TITLE_WORDS.get(word, word) for word in (words[:-1] if unit else words))

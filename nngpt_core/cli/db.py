@@ -4,10 +4,12 @@
     nngpt import path/to/ab/nn/nn/        # architecture files, origin 'seed'
     nngpt db stats                        # rows per table and per run
     nngpt db export --run 1 --format jsonl > run1.jsonl
+    NNGPT_READER_PASSWORD=... nngpt db grant-reader analyst   # PostgreSQL: a role that reads and changes nothing
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -35,6 +37,23 @@ def upgrade(config: ConfigOption = None, db: DbOption = None) -> None:
     migrate.upgrade(store)
     after = migrate.current_revision(store)
     console.print(f"{store.masked_url}: schema {before or 'empty'} -> {after}")
+
+
+@db_app.command("grant-reader")
+def grant_reader_role(
+    name: Annotated[str, typer.Argument(help="The role to create or update (lowercase letters, digits, _).")],
+    password_env: Annotated[str, typer.Option("--password-env", help="Environment variable holding its password (never a command-line argument).")] = "NNGPT_READER_PASSWORD",
+    config: ConfigOption = None,
+    db: DbOption = None,
+) -> None:
+    """PostgreSQL: a login role that can query every table and view of the store and change nothing."""
+    from nngpt_core.store.roles import grant_reader
+
+    store = connect(load(config, db))  # at head first, so that every view exists to be granted
+    password = os.environ.get(password_env) or None
+    created = grant_reader(store, name, password)
+    console.print(f"{'created' if created else 'updated'} read-only role {name} on {store.masked_url}"
+                  + ("" if password else f" (no password set: put one in {password_env} and run this again)"))
 
 
 @db_app.command("stats")

@@ -27,7 +27,7 @@ from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ProgrammingError
+from sqlalchemy.exc import InternalError, ProgrammingError
 
 from nngpt_core.errors import StoreError, first_line
 from nngpt_core.store.engine import Store
@@ -83,7 +83,7 @@ def upgrade(store: Store, revision: str = "head") -> None:
             f"this nngpt knows up to {head_revision()}): {first_line(exc)}; install the nngpt version that "
             "wrote it on this machine"
         ) from None
-    except ProgrammingError as exc:  # e.g. permission denied for schema public
+    except (ProgrammingError, InternalError) as exc:  # permission denied for schema public; a read-only session
         raise StoreError(
             f"the store at {store.masked_url} is at schema {current_revision(store) or 'empty'}, this nngpt needs "
             f"{head_revision()}, and this role cannot migrate it ({first_line(exc.orig or exc)}): run "
