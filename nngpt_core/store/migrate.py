@@ -73,10 +73,20 @@ def _sqlite_file_lock(store: Store) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def upgrade(store: Store, revision: str = "head") -> None:
-    """Migrate to `revision` under the migration lock; StoreError (one line) when this code or role cannot."""
+def upgrade(store: Store, revision: str = "head") -> bool:
+    """Migrate to `revision` under the migration lock; returns whether this call changed the schema
+    (False when another process migrated it while this one waited). StoreError (one line) when this
+    code or role cannot."""
+    changed = []
+
+    def action(cfg: Config) -> None:
+        connection = cfg.attributes["connection"]
+        before = MigrationContext.configure(connection).get_current_revision()  # read under the lock
+        command.upgrade(cfg, revision)
+        changed.append(MigrationContext.configure(connection).get_current_revision() != before)
+
     try:
-        _with_connection(store, lambda cfg: command.upgrade(cfg, revision), lock=True)
+        _with_connection(store, action, lock=True)
     except CommandError as exc:  # e.g. the store's revision is newer than this code knows
         raise StoreError(
             f"cannot migrate the store at {store.masked_url} (schema {current_revision(store) or 'empty'}, "
@@ -89,14 +99,12 @@ def upgrade(store: Store, revision: str = "head") -> None:
             f"{head_revision()}, and this role cannot migrate it ({first_line(exc.orig or exc)}): run "
             "`nngpt db upgrade` as the database's owner"
         ) from None
+    return changed[0]
 
 
 def ensure_current(store: Store) -> bool:
-    """Bring the schema to head unless it is there already; returns whether it migrated anything."""
-    if is_current(store):
-        return False
-    upgrade(store)
-    return True
+    """Bring the schema to head unless it is there already; returns whether this call migrated it."""
+    return False if is_current(store) else upgrade(store)
 
 
 def downgrade(store: Store, revision: str) -> None:
