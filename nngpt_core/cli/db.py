@@ -22,6 +22,7 @@ from nngpt_core.cli.common import ConfigOption, DbOption, connect, load
 from nngpt_core.errors import NngptError
 from nngpt_core.store import migrate
 from nngpt_core.store.engine import open_store
+from nngpt_core.store.identity import store_tag
 from nngpt_core.store.repo import export_candidates, import_paths, origin_counts, run_summaries, table_counts
 
 db_app = typer.Typer(help="Manage the results store (migrations, statistics, export).", no_args_is_help=True)
@@ -63,7 +64,7 @@ def stats(config: ConfigOption = None, db: DbOption = None) -> None:
     with store.session() as session:
         counts, origins, runs = table_counts(session), origin_counts(session), run_summaries(session)
     out = Console()
-    out.print(f"store: {store.masked_url}")
+    out.print(f"store: {store.masked_url} (id {store_tag(store)}, as in flow-run names and artifact keys)")
     tables = Table("table", "rows", title="tables")
     for name, rows in counts.items():
         tables.add_row(name, str(rows))
