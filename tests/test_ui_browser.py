@@ -100,7 +100,7 @@ def test_custom_run_from_the_ui_on_a_fresh_store(tmp_path: Path, echo_model: Pat
 
     with prefect_server(tmp_path / "prefect", ui=True, startup_timeout_s=600) as server:  # the UI adds to its start-up
         env = {**server.env, "NNGPT_WORKDIR": str(ROOT)}
-        nngpt_deploy(env, worker_dir, timeout_s=240)
+        nngpt_deploy(env, worker_dir, timeout_s=600)
         worker_env = {**env, "NNGPT_DATABASE_URL": store_url, "NNGPT_DATA_DIR": str(tmp_path / "data")}
         worker = start_worker(server, tmp_path / "worker.log", pool="gpu", via="nngpt", env=worker_env, cwd=worker_dir)
 

@@ -17,7 +17,7 @@ from nngpt_core.errors import ConfigError
 def cuda_device_count() -> int:
     import torch
 
-    return torch.cuda.device_count() if torch.cuda.is_built() else 0
+    return torch.cuda.device_count()  # 0 without CUDA; NVML-based where it can, so fork-safe
 
 
 def resolve_evaluation_device(spec: str) -> str:

@@ -96,7 +96,10 @@ def device_slot_name(cfg: RunConfig) -> str:
     """
     from nngpt_core.evaluate.device import resolve_evaluation_device
 
-    device = resolve_evaluation_device(cfg.evaluation.device).replace(":", "-")
+    device = cfg.evaluation.device
+    if device == "auto":  # the device this machine evaluates on
+        device = resolve_evaluation_device(device)
+    device = device.replace(":", "-")
     if cfg.orchestration.evaluation_backend == "local":
         return DEVICE_SLOT_PREFIX + device
     host = re.sub(r"[^A-Za-z0-9-]+", "-", socket.gethostname()).strip("-") or "host"
