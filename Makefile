@@ -1,13 +1,13 @@
 # The two set-up commands of the README:
 #   make run    install into .venv, then run 5 cycles of the loop on the embedded default (SQLite, digits32)
-#   make test   install into .venv (with test extras and the PostgreSQL server), then run the whole test suite
+#   make test   install into .venv (with test extras, the PostgreSQL server and Chromium), then run the whole test suite
 # Both are idempotent; a second run skips the installation while pyproject.toml is unchanged.
 
 PYTHON ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test postgres-server
+.PHONY: install run test postgres-server chromium
 
 install: $(STAMP)
 
@@ -23,5 +23,8 @@ run: install
 postgres-server:
 	@bash scripts/ensure_postgres_server.sh
 
-test: install postgres-server
+chromium:
+	@bash scripts/ensure_chromium.sh
+
+test: install postgres-server chromium
 	$(VENV)/bin/python -m pytest

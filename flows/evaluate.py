@@ -35,7 +35,17 @@ def evaluate(
     candidate_ids: list[int] | None = None,
     store_results: bool = True,
 ) -> list[dict]:
-    """Evaluate `files`, stored `architecture_ids` and pending `candidate_ids` on config.evaluation.dataset."""
+    """Evaluate `files`, stored `architecture_ids` and pending `candidate_ids` on config.evaluation.dataset.
+
+    Args:
+        config: The evaluation settings (`evaluation`), the store (`store`) and the shard size (`orchestration`).
+        files: Architecture files on the worker, relative to its NNGPT_WORKDIR or absolute.
+        architecture_ids: Stored architectures to evaluate.
+        candidate_ids: Stored candidates still to evaluate (what the pool backend sends).
+        store_results: Store the evaluations of `files` (stored architectures and candidates always are).
+    """
+    if store_results or architecture_ids or candidate_ids:
+        store_for(config)  # open and migrate the store here: a store this worker cannot use fails the run in one line
     results: list[dict] = []
     if files:
         results += evaluate_file_list(config, files, store_results)

@@ -2,6 +2,10 @@
 
     nngpt run --config configs/smoke.yaml        # local, Prefect's ephemeral mode
     nngpt run --resume 3                         # continue run 3 where it stopped
+
+Started from the Prefect UI it does the same on the worker: it migrates a fresh store, names its
+flow run after the run it creates ("run 3 · nngpt · store a3f09c1e"), publishes the report as an
+artifact after every cycle, and once more when the run is done.
 """
 
 from __future__ import annotations
@@ -9,20 +13,27 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 
 from flows.cycle import cycle
-from nngpt_core.config import RunConfig
+from nngpt_core.config import RunConfig, optional
 from nngpt_core.loop import preflight, stages
-from nngpt_core.loop.runs import import_training_corpus, set_run_status, start_run, stored_config
+from nngpt_core.loop.runs import failed_on_error, import_training_corpus, run_progress, set_run_status, start_run, stored_config
 from tasks import stages as stage
-from tasks.concurrency import ensure_device_slots
+from tasks.artifacts import publish_run_artifacts
+from tasks.labels import name_flow_run
 from tasks.policy import store_for
 
 
 @flow(name="evolve", log_prints=True)
-def evolve(config: RunConfig = RunConfig(), resume_run: int | None = None, cycles: int | None = None) -> int:
+def evolve(
+    config: RunConfig = RunConfig(),
+    resume_run: optional(int, "run id", "new run", minimum=1) = None,
+    cycles: optional(int, "cycles", "as in config", minimum=1) = None,
+) -> int:
     """Run the cycles of generate -> evaluate -> filter -> admit -> fine-tune; returns the run id.
 
-    `resume_run` continues a stored run with the config it was started with; `cycles` overrides how
-    many cycles the run has in total.
+    Args:
+        config: The run's configuration; every section has its defaults (a CPU-only worker evaluates on its CPU).
+        resume_run: Continue this stored run with the config it was started with (only `store` is taken from `config`).
+        cycles: Cycles the run has in total, overriding `config.cycles` (e.g. to extend a resumed run).
     """
     logger = get_run_logger()
     store = store_for(config)
@@ -41,10 +52,12 @@ def evolve(config: RunConfig = RunConfig(), resume_run: int | None = None, cycle
         logger.info("started run %d (%s)", run_id, store.masked_url)
     if cycles is not None:
         config = config.model_copy(update={"cycles": cycles})
+    name_flow_run(store, f"run {run_id} · {config.name}")
     set_run_status(store, run_id, "running", cycles=config.cycles)
-    ensure_device_slots(config)
-    for index in range(config.cycles):
-        cycle(config, run_id, index)
-    stage.report(config, run_id, str(stages.report_dir(config, run_id)))
-    set_run_status(store, run_id, "done")
+    with failed_on_error(store, run_id):
+        for index in range(config.cycles):
+            cycle(run_id=run_id, index=index, store=config.store)
+        set_run_status(store, run_id, "done")
+        stage.report(config, run_id, str(stages.report_dir(config, run_id)))
+        publish_run_artifacts(config, run_id, f"finished: {run_progress(store, run_id)}")
     return run_id

@@ -5,11 +5,26 @@ from __future__ import annotations
 from prefect import flow
 
 from nngpt_core.config import RunConfig
+from flows.cycle import RunId
+from nngpt_core.loop.runs import latest_run_id, run_progress
 from nngpt_core.loop.stages import report_dir
 from tasks import stages as stage
+from tasks.artifacts import publish_run_artifacts
+from tasks.labels import name_flow_run
+from tasks.policy import store_for
 
 
 @flow(name="report", log_prints=True)
-def report(config: RunConfig = RunConfig(), run_id: int = 1) -> str:
-    """Write the run's report; returns the path of its summary.md."""
-    return stage.report(config, run_id, str(report_dir(config, run_id)))
+def report(config: RunConfig = RunConfig(), run_id: RunId = None) -> str:
+    """Write the run's report (plots, summary.md, best code) and publish it as artifacts; returns the summary's path.
+
+    Args:
+        config: Where the store is (`store`) and where reports go (`orchestration.reports_dir`).
+        run_id: The run to report on; empty = the newest run in the store.
+    """
+    store = store_for(config)
+    run_id = latest_run_id(store) if run_id is None else run_id
+    name_flow_run(store, f"run {run_id} · report")
+    summary = stage.report(config, run_id, str(report_dir(config, run_id)))
+    publish_run_artifacts(config, run_id, f"report: {run_progress(store, run_id)}")
+    return summary

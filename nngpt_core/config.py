@@ -4,7 +4,8 @@
     cfg = load_config("configs/smoke.yaml")          # or load_config(None) for the defaults
     print(cfg.store.resolved_url(masked=True))
 
-Every field has a default and a one-line description (shown as a form in the Prefect UI).
+Every field has a default and a one-line description (shown as a form in the Prefect UI: choices
+are selects, lists show their defaults, a field that may be empty names both of its forms: `optional`).
 The database URL may also come from the environment variable NNGPT_DATABASE_URL, which wins
 over the file. Invalid input raises ConfigError with one line naming the field and the problem.
 """
@@ -12,29 +13,83 @@ over the file. Invalid input raises ConfigError with one line naming the field a
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_core import to_jsonable_python
 
+from nngpt_core.data.names import DATASET_NAMES
 from nngpt_core.errors import ConfigError
 
 DATABASE_URL_ENV = "NNGPT_DATABASE_URL"
 DATA_DIR_ENV = "NNGPT_DATA_DIR"
+DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+
+
+def _check_device(value: str) -> str:
+    if not DEVICE_PATTERN.match(value):
+        raise ValueError(f"unknown device '{value}': use auto, cpu, cuda or cuda:N")
+    return value
+
+
+# auto (resolved where the work runs), cpu, cuda or cuda:N; the form offers a select of the first
+# three and, switched over, a text field for one GPU of several
+Device = Annotated[str, AfterValidator(_check_device), WithJsonSchema({"anyOf": [
+    {"type": "string", "enum": ["auto", "cpu", "cuda"], "title": "device"},
+    {"type": "string", "pattern": r"^cuda:\d+$", "title": "cuda:N"},
+]})]
+
+# Words of field names that Prefect's form would otherwise title "Sft", "Timeout S" or "Load In 4Bit".
+_TITLE_WORDS = {"sft": "SFT", "lsh": "LSH", "sql": "SQL", "url": "URL", "flops": "FLOPs", "4bit": "4-bit", "lm": "LM"}
+_TITLE_UNITS = {"s": "in s", "mb": "in MiB", "kb": "in KiB"}  # Prefect appends "(Optional)"
+
+
+def field_title(name: str, _info: FieldInfo | None = None) -> str:
+    """The form label of a field: timeout_s -> 'Timeout in s', sft -> 'SFT', load_in_4bit -> 'Load in 4-bit'."""
+    words = name.split("_")
+    unit = _TITLE_UNITS.get(words[-1]) if len(words) > 1 else None
+    text = " ".join(_TITLE_WORDS.get(word, word) for word in (words[:-1] if unit else words))
+    return f"{text[:1].upper()}{text[1:]}" + (f" {unit}" if unit else "")
+
+
+def _show_factory_defaults(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """Put the defaults that default_factory makes (lists, dicts, sections) into the JSON schema, so that
+    the form shows them and resets to them (pydantic leaves them out)."""
+    for name, info in model.model_fields.items():
+        if info.default_factory is not None and name in schema.get("properties", {}):
+            schema["properties"][name]["default"] = to_jsonable_python(info.default_factory())
+
+
+def optional(kind: type, value: str, empty: str, minimum: int | None = None) -> Any:
+    """The type `kind | None` (at least `minimum`) whose form switch names its two forms: "samples | all"
+    where Prefect would show "int | None"."""
+    json_type = {int: "integer", float: "number", str: "string"}[kind]
+    bounded = kind if minimum is None else Annotated[kind, Field(ge=minimum)]
+    bounds = {} if minimum is None else {"minimum": minimum}
+    return Annotated[bounded | None, WithJsonSchema({"anyOf": [
+        {"type": json_type, **bounds, "title": value}, {"type": "null", "title": empty},
+    ]})]
+
+
+SampleCount = optional(int, "samples", "all", minimum=1)
 
 
 class Section(BaseModel):
     """Base of every config section: unknown keys are errors, not silently ignored."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, field_title_generator=field_title,
+                              json_schema_extra=_show_factory_defaults)
 
 
 class ModelConfig(Section):
     name_or_path: str = Field("models/bootstrap", description="Hugging Face model id or local path of the base causal LM.")
-    adapter_id: int | None = Field(None, description="Stored adapter to start from (its earlier adapters are applied too); None = base model.")
+    adapter_id: optional(int, "adapter id", "base model") = Field(None, description="Stored adapter to start from (its earlier adapters are applied too); empty = the base model.")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field("auto", description="Weights dtype; auto = bfloat16 on CUDA, float32 on CPU.")
-    device: str = Field("auto", description="Device for the LM: auto, cpu, cuda or cuda:N.")
+    device: Device = Field("auto", description="Device for the LM: auto (cuda where the machine has it, else cpu), cpu, cuda or cuda:N.")
     load_in_4bit: bool = Field(False, description="Load the base model in 4-bit with bitsandbytes (CUDA only).")
     local_files_only: bool = Field(True, description="Never reach for the Hugging Face hub; models must be on disk or in the HF cache.")
 
@@ -68,13 +123,13 @@ class GenerationConfig(Section):
 
 
 class EvaluationConfig(Section):
-    dataset: str = Field("digits32", description="Dataset name from the registry (digits, digits32, cifar10, ...).")
+    dataset: Literal[DATASET_NAMES] = Field("digits32", description="Dataset from the registry (docs/datasets.md); digits and digits32 are bundled, the others need their files in data_dir.")
     data_dir: Path = Field(Path("data"), description="Directory holding torchvision datasets.")
     download: bool = Field(False, description="Download missing torchvision datasets when the network allows.")
     epochs: int = Field(1, ge=1, description="Training epochs per candidate (1 = the paper's low-fidelity score).")
-    train_subset: int | None = Field(None, ge=1, description="Use only this many training samples (None = all).")
-    test_subset: int | None = Field(None, ge=1, description="Use only this many test samples (None = all).")
-    device: str = Field("cpu", description="Device for candidate training: cpu, cuda or cuda:N.")
+    train_subset: SampleCount = Field(None, description="Use only this many training samples (empty = all).")
+    test_subset: SampleCount = Field(None, description="Use only this many test samples (empty = all).")
+    device: Device = Field("auto", description="Device for candidate training: auto (cuda where the evaluating machine has it, else cpu), cpu, cuda or cuda:N.")
     workers: int = Field(2, ge=1, description="Sandbox processes evaluating candidates in parallel.")
     timeout_s: float = Field(120.0, gt=0, description="Wall-clock limit per candidate, seconds.")
     memory_limit_mb: int = Field(4096, ge=256, description="Address space a sandboxed candidate may add to the warm worker's baseline (RLIMIT_AS; not on CUDA), MiB.")
@@ -149,7 +204,7 @@ class SFTConfig(Section):
 
 
 class StoreConfig(Section):
-    url: str | None = Field(None, description=f"SQLAlchemy URL; None = sqlite:///<data_dir>/nngpt.db. {DATABASE_URL_ENV} overrides it.")
+    url: optional(str, "URL", "SQLite in data_dir") = Field(None, description=f"SQLAlchemy URL (sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DB); empty = nngpt.db in data_dir. {DATABASE_URL_ENV} overrides it.")
     data_dir: Path = Field(Path(".nngpt"), description=f"Directory for the embedded database, adapters and reports ({DATA_DIR_ENV} overrides it).")
     echo_sql: bool = Field(False, description="Log every SQL statement (debugging).")
     import_training_corpus: bool = Field(True, description="When a run starts, import every architecture the model was trained on (its training corpus; the hand-written seeds for a model without one) unless stored: copies of training examples are then 'memorized', never novel, and prompts draw parents from the seeds.")
@@ -180,10 +235,10 @@ class OrchestrationConfig(Section):
     evaluation_backend: Literal["local", "pool", "dask"] = Field(
         "local", description="Where evaluation shards run: local (tasks in this process), pool (flow runs of the evaluate deployment on the work pool), dask (prefect-dask DaskTaskRunner)."
     )
-    evaluate_deployment: str = Field("evaluate/evaluate", description="The <flow>/<deployment> the pool backend sends shards to.")
+    evaluate_deployment: str = Field("evaluate/evaluate", description="The deployment (FLOW/DEPLOYMENT) the pool backend sends shards to.")
     shard_timeout_s: float = Field(3600.0, gt=0, description="A pool shard's flow run not finished this long after it was started is marked Crashed and run again (within shard_attempts); after the last attempt the cycle fails with a clear message.")
     shard_attempts: int = Field(3, ge=1, description="Times a pool shard whose flow run crashed, failed or passed shard_timeout_s (a dead worker) is run, in all.")
-    dask_address: str | None = Field(None, description="Scheduler address of an existing Dask cluster; None = a LocalCluster started for the cycle.")
+    dask_address: optional(str, "address", "LocalCluster") = Field(None, description="Scheduler address of an existing Dask cluster; empty = a LocalCluster started for the cycle.")
     dask_workers: int = Field(2, ge=1, description="Workers of the LocalCluster the dask backend starts (one thread each).")
 
 

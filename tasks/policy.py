@@ -7,9 +7,10 @@ from functools import lru_cache
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
-from nngpt_core.config import RunConfig
+from nngpt_core.config import RunConfig, StoreConfig
 from nngpt_core.faults import is_infrastructure_fault
 from nngpt_core.store.engine import Store, open_store
+from nngpt_core.store.migrate import ensure_current
 
 
 def retry_on_infrastructure_fault(task, task_run, state) -> bool:
@@ -33,9 +34,18 @@ STAGE_TASK_OPTIONS = dict(
 
 @lru_cache(maxsize=8)
 def _store(url: str) -> Store:
-    return open_store(url)
+    store = open_store(url)
+    ensure_current(store)  # a flow run from the UI may be the first to touch a fresh store
+    return store
+
+
+def store_at(section: StoreConfig) -> Store:
+    """One engine per database URL and process, shared by the tasks that run there, its schema at head.
+
+    Every flow opens its store here first, so a flow run started from the Prefect UI on a fresh
+    (or older) store migrates it, under the migration lock when several workers start at once."""
+    return _store(section.resolved_url())
 
 
 def store_for(cfg: RunConfig) -> Store:
-    """One engine per database URL and process, shared by the tasks that run there."""
-    return _store(cfg.store.resolved_url())
+    return store_at(cfg.store)

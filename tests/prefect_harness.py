@@ -29,7 +29,7 @@ def prefect_harness(tmp_path_factory):
     os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
     _started = True
     try:
-        with prefect_test_harness(server_startup_timeout=120):
+        with prefect_test_harness(server_startup_timeout=300):  # a loaded 2-core machine needs more than 2 min
             yield
     finally:
         _started = False

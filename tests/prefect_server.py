@@ -193,6 +193,11 @@ class PrefectServer:
     def log_tail(self, lines: int = 40) -> str:
         return _tail(self.log_path, lines)
 
+    @property
+    def ui_url(self) -> str:
+        """The web UI's address (served only by a server started with ui=True)."""
+        return self.api_url.removesuffix("/api")
+
     def healthy(self) -> bool:
         return _healthy(self.api_url)
 
@@ -235,10 +240,12 @@ def prefect_server(
     port: int | None = None,
     services: bool = True,
     startup_timeout_s: float = 180.0,
+    ui: bool = False,
 ) -> Iterator[PrefectServer]:
     """Start `prefect server start` on 127.0.0.1 (database: SQLite in PREFECT_HOME, or `database_url`
     on PostgreSQL), wait for /api/health, yield it, then stop it and everything it or its clients
-    started, and check that nothing is left running."""
+    started, and check that nothing is left running. With `ui`, it also serves the web UI at
+    `server.ui_url`."""
     workdir = Path(workdir)
     home = workdir / "prefect-home"
     home.mkdir(parents=True, exist_ok=True)
@@ -248,11 +255,13 @@ def prefect_server(
     env = client_env(api_url, home, marker)
     server_env = {
         **env,
-        "PREFECT_SERVER_UI_ENABLED": "false",
+        "PREFECT_SERVER_UI_ENABLED": "true" if ui else "false",
         "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
         "PREFECT_API_DATABASE_MIGRATE_ON_START": "true",
     }
     server_env.pop("PREFECT_API_URL")  # the server itself needs no client URL
+    if ui:
+        server_env["PREFECT_UI_API_URL"] = api_url  # the UI's pages call the API on this port, not on 4200
     if database_url:
         server_env["PREFECT_API_DATABASE_CONNECTION_URL"] = asyncpg_url(database_url)
     command = [executable("prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port), "--analytics-off"]

@@ -43,14 +43,32 @@ def test_dockerfile_copies_only_what_exists():
 def test_deployments_use_the_gpu_pool_and_importable_flows():
     spec = yaml.safe_load((ROOT / "deployments/prefect.yaml").read_text())
     deployments = {d["name"]: d for d in spec["deployments"]}
-    assert set(deployments) == {"evolve", "cycle", "evaluate"}
+    assert set(deployments) == {"evolve", "cycle", "evaluate", "report"}
     for deployment in deployments.values():
         assert deployment["work_pool"]["name"] == "gpu"
         module, attribute = deployment["entrypoint"].split(":")
         flow = getattr(importlib.import_module(module), attribute)
         assert flow.name == deployment["name"]
+        # a Quick run from the UI takes the flow's defaults: nothing may force CUDA on a CPU-only worker
+        assert "cuda" not in yaml.safe_dump(deployment.get("parameters") or {})
     schedule = deployments["evolve"]["schedules"][0]
     assert schedule["cron"] and schedule["active"] is False
     compose = yaml.safe_load((ROOT / "docker/compose.yaml").read_text())
     assert "gpu" in compose["services"]["gpu-worker"]["command"]
     assert deployment_pools(ROOT / "deployments/prefect.yaml") == ["gpu"]  # the pools `nngpt deploy` creates
+
+
+def test_compose_takes_passwords_from_the_env_file_only():
+    """No password (nor a default for one) in the YAML: each comes from docker/.env, whose example is shipped."""
+    text = (ROOT / "docker/compose.yaml").read_text()
+    compose = yaml.safe_load(text)
+    references = re.findall(r"\$\{(\w+)(:\?|:-|-|\?)?[^}]*\}", text)
+    assert references and all(operator == ":?" for _, operator in references), references  # required, no default
+    example = dict(line.split("=", 1) for line in (ROOT / "docker/env.example").read_text().splitlines()
+                   if line and not line.startswith("#"))
+    assert {name for name, _ in references} == set(example)
+    for service in compose["services"].values():
+        for key, value in (service.get("environment") or {}).items():
+            secret = "PASSWORD" in key or re.search(r"://[^:/@]+:[^@]+@", str(value))
+            assert not secret or "${" in str(value), f"{key} holds a literal secret"
+    assert "docker/.env" in (ROOT / ".gitignore").read_text().splitlines()

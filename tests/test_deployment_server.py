@@ -1,9 +1,10 @@
 """The deployments on a real Prefect server: `nngpt deploy` registers them, a process worker runs one.
 
 A `prefect server start` on 127.0.0.1 (SQLite in a temporary PREFECT_HOME); `nngpt deploy` creates
-the `gpu` process pool and registers evolve, cycle and evaluate from deployments/prefect.yaml; one
+the `gpu` process pool and registers evolve, cycle, evaluate and report from deployments/prefect.yaml; one
 `evaluate` flow run is created through the API and picked up by `nngpt worker`, which runs it with
-this virtual environment's Python in NNGPT_WORKDIR (the pull step); the evaluation lands in the store.
+this virtual environment's Python in NNGPT_WORKDIR (the pull step); it migrates the fresh store, and the
+evaluation lands in it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import pytest
 from sqlalchemy import select
 
 from nngpt_core.store.engine import open_store
-from nngpt_core.store.migrate import upgrade
 from nngpt_core.store.models import Architecture, Evaluation
 from tests.prefect_server import cmdline, descendants, nngpt_deploy, prefect_server, start_worker
 
@@ -60,8 +60,7 @@ def test_deploy_then_a_process_worker_runs_an_evaluate_flow_run(tmp_path: Path):
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 
     store_url = f"sqlite:///{tmp_path / 'results.db'}"
-    store = open_store(store_url)
-    upgrade(store)  # the evaluate flow writes into an existing store; `nngpt db upgrade` makes one
+    store = open_store(store_url)  # a fresh store, never migrated: the flow run brings it to the schema itself
     worker_dir = tmp_path / "worker-cwd"  # not the checkout: only the pull step gets the run there
     worker_dir.mkdir()
     timings: dict[str, float] = {}
@@ -76,7 +75,7 @@ def test_deploy_then_a_process_worker_runs_an_evaluate_flow_run(tmp_path: Path):
         with SyncPrefectClient(server.api_url) as client:
             pool = client.read_work_pool("gpu")
             assert pool.type == "process"
-            deployments = {name: client.read_deployment_by_name(f"{name}/{name}") for name in ("evolve", "cycle", "evaluate")}
+            deployments = {name: client.read_deployment_by_name(f"{name}/{name}") for name in ("evolve", "cycle", "evaluate", "report")}
             for deployment in deployments.values():
                 assert deployment.work_pool_name == "gpu"
                 # NNGPT_WORKDIR is read when the flow run starts, on the worker, not baked in at deploy time
@@ -86,10 +85,10 @@ def test_deploy_then_a_process_worker_runs_an_evaluate_flow_run(tmp_path: Path):
             schedule = evolve.schedules[0]
             assert schedule.schedule.cron == "0 2 * * *" and schedule.active is False  # defined, paused
             assert not deployments["cycle"].schedules
-            assert deployments["evaluate"].parameters["config"]["evaluation"]["device"] == "cuda"
+            # no default forces a device: the flows' own defaults (evaluation.device auto) apply
+            assert all(not deployment.parameters for deployment in deployments.values())
 
-            # Prefect replaces a top-level parameter wholesale (no deep merge with the deployment's
-            # defaults), so this config drops evaluation.device=cuda and model.device=auto.
+            # Prefect replaces a top-level parameter wholesale (no deep merge with the flow's defaults)
             config = {
                 "evaluation": {"dataset": "digits", "device": "cpu", "workers": 1, "timeout_s": 120},
                 "store": {"url": store_url, "data_dir": str(tmp_path / "nngpt-data")},

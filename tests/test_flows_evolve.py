@@ -17,6 +17,7 @@ from sqlalchemy import select, text
 from nngpt_core.config import config_from_dict
 from nngpt_core.loop.stages import report_dir
 from nngpt_core.store.engine import open_store
+from nngpt_core.store.identity import store_tag
 from nngpt_core.store.migrate import upgrade
 from nngpt_core.store.models import Adapter, Architecture, Candidate, Cycle, Evaluation, Run
 from tests.flow_helpers import ECHO_A, ECHO_B, recount, run_config, same
@@ -114,7 +115,8 @@ def test_evolve_two_cycles_admits_fine_tunes_and_reports(backend, request, prefe
 
     # the artifacts: a markdown report with the plots inline and the cycle table, after each cycle
     keys = [a.key for a in artifacts]
-    assert keys.count(f"nngpt-run-{run_id}-report") == 2 and keys.count(f"nngpt-run-{run_id}-cycles") == 2
+    tag = store_tag(store)  # the store's id: two stores on one Prefect server never share a key
+    assert keys.count(f"nngpt-{tag}-run-{run_id}-report") == 2 and keys.count(f"nngpt-{tag}-run-{run_id}-cycles") == 2
     tables = sorted((a for a in artifacts if a.key.endswith("-cycles")), key=lambda a: a.created)
     final_rows = tables[-1].data if isinstance(tables[-1].data, list) else json.loads(tables[-1].data)
     assert [row["cycle"] for row in final_rows] == [0, 1]

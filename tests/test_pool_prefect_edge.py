@@ -19,7 +19,11 @@ from tests.prefect_harness import prefect_harness  # noqa: F401  (session fixtur
 
 
 def test_device_slots_are_per_host_off_the_local_backend():
-    assert device_slot_name(load_config(None)) == "nngpt-device-cpu"
+    assert device_slot_name(load_config(None, {"evaluation.device": "cpu"})) == "nngpt-device-cpu"
+    from nngpt_core.evaluate.device import resolve_evaluation_device
+
+    # auto is named after the device this machine resolves it to
+    assert device_slot_name(load_config(None)) == f"nngpt-device-{resolve_evaluation_device('auto')}"
     name = device_slot_name(load_config(None, {"orchestration.evaluation_backend": "pool", "evaluation.device": "cuda:1"}))
     assert name.startswith("nngpt-device-") and name.endswith("-cuda-1") and name != "nngpt-device-cuda-1"
 

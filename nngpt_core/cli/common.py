@@ -9,7 +9,7 @@ import typer
 
 from nngpt_core.config import RunConfig, load_config
 from nngpt_core.store.engine import Store, open_store
-from nngpt_core.store.migrate import is_current, upgrade
+from nngpt_core.store.migrate import ensure_current
 
 ConfigOption = Annotated[Optional[Path], typer.Option("--config", "-c", help="YAML config file (default: built-in defaults).")]
 DbOption = Annotated[Optional[str], typer.Option("--db", help="Database URL (overrides config and NNGPT_DATABASE_URL).", show_default=False)]
@@ -23,6 +23,6 @@ def load(config: Path | None, db: str | None = None) -> RunConfig:
 def connect(cfg: RunConfig, migrate: bool = True) -> Store:
     """Open the configured store; bring its schema to head unless told not to (data is kept)."""
     store = open_store(cfg.store.resolved_url())
-    if migrate and not is_current(store):
-        upgrade(store)
+    if migrate:
+        ensure_current(store)
     return store

@@ -4,10 +4,12 @@
     nngpt import path/to/ab/nn/nn/        # architecture files, origin 'seed'
     nngpt db stats                        # rows per table and per run
     nngpt db export --run 1 --format jsonl > run1.jsonl
+    NNGPT_READER_PASSWORD=... nngpt db grant-reader analyst   # PostgreSQL: a role that reads and changes nothing
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -20,6 +22,7 @@ from nngpt_core.cli.common import ConfigOption, DbOption, connect, load
 from nngpt_core.errors import NngptError
 from nngpt_core.store import migrate
 from nngpt_core.store.engine import open_store
+from nngpt_core.store.identity import store_tag
 from nngpt_core.store.repo import export_candidates, import_paths, origin_counts, run_summaries, table_counts
 
 db_app = typer.Typer(help="Manage the results store (migrations, statistics, export).", no_args_is_help=True)
@@ -37,6 +40,23 @@ def upgrade(config: ConfigOption = None, db: DbOption = None) -> None:
     console.print(f"{store.masked_url}: schema {before or 'empty'} -> {after}")
 
 
+@db_app.command("grant-reader")
+def grant_reader_role(
+    name: Annotated[str, typer.Argument(help="The role to create or update (lowercase letters, digits, _).")],
+    password_env: Annotated[str, typer.Option("--password-env", help="Environment variable holding its password (never a command-line argument).")] = "NNGPT_READER_PASSWORD",
+    config: ConfigOption = None,
+    db: DbOption = None,
+) -> None:
+    """PostgreSQL: a login role that can query every table and view of the store and change nothing."""
+    from nngpt_core.store.roles import grant_reader
+
+    store = connect(load(config, db))  # at head first, so that every view exists to be granted
+    password = os.environ.get(password_env) or None
+    created = grant_reader(store, name, password)
+    console.print(f"{'created' if created else 'updated'} read-only role {name} on {store.masked_url}"
+                  + ("" if password else f" (no password set: put one in {password_env} and run this again)"))
+
+
 @db_app.command("stats")
 def stats(config: ConfigOption = None, db: DbOption = None) -> None:
     """Row counts per table, architectures per origin, and a line per run."""
@@ -44,7 +64,7 @@ def stats(config: ConfigOption = None, db: DbOption = None) -> None:
     with store.session() as session:
         counts, origins, runs = table_counts(session), origin_counts(session), run_summaries(session)
     out = Console()
-    out.print(f"store: {store.masked_url}")
+    out.print(f"store: {store.masked_url} (id {store_tag(store)}, as in flow-run names and artifact keys)")
     tables = Table("table", "rows", title="tables")
     for name, rows in counts.items():
         tables.add_row(name, str(rows))

@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from nngpt_core.config import EvaluationConfig, StoreConfig
+from nngpt_core.evaluate.device import resolve_evaluation_device
 from nngpt_core.evaluate.recipe import Recipe
 from nngpt_core.evaluate.result import EvalResult
 from nngpt_core.evaluate.verdict import judge
@@ -84,7 +85,8 @@ class Evaluator:
         self, cfg: EvaluationConfig, *, workers: int | None = None, progress: bool = True,
         static_checks: bool = True, disabled_layers: Iterable[str] = (),
     ):
-        self.cfg = cfg
+        # auto becomes this machine's device here, so results record where they were really computed
+        self.cfg = cfg.model_copy(update={"device": resolve_evaluation_device(cfg.device)})
         self.recipe = Recipe.from_config(cfg)
         self.workers = workers or cfg.workers
         self.progress = progress

@@ -1,6 +1,6 @@
 """Checks made before any work starts, so a bad run fails in seconds with one line, not mid-cycle.
 
-    preflight.check(cfg)    # the store is reachable, the model loads offline, the dataset is there
+    preflight.check(cfg)    # the store is reachable, the model loads offline, the device and dataset are there
 """
 
 from __future__ import annotations
@@ -26,8 +26,11 @@ def check(cfg: RunConfig) -> None:
 
     The store comes last: opening an SQLite store creates its file, which a run that cannot start
     (a wrong model path, a missing dataset) should not leave behind."""
+    from nngpt_core.evaluate.device import resolve_evaluation_device
     from nngpt_core.llm.loading import ensure_model_available
 
     ensure_model_available(cfg.model)
+    if cfg.orchestration.evaluation_backend == "local":  # elsewhere the evaluating machines resolve it
+        resolve_evaluation_device(cfg.evaluation.device)  # cuda without a GPU fails here, not per candidate
     check_dataset(cfg)
     open_store(cfg.store.resolved_url()).dispose()

@@ -2,6 +2,7 @@
 
     run_id = start_run(store, cfg)                 # stores the config, seed, model and package versions
     cycle_id = ensure_cycle(store, run_id, 0)      # idempotent: returns the stored cycle when it exists
+    latest_run_id(store), next_cycle_index(store, run_id)   # what a cycle started from the UI continues
 """
 
 from __future__ import annotations
@@ -73,12 +74,69 @@ def stored_config(store: Store, run_id: int) -> RunConfig:
         return config_from_dict(run.config, origin=f"run {run_id} config")
 
 
+# A run is running (a flow works on it), done (every planned cycle is done), stopped (a cycle run on
+# its own finished with cycles left: continue it with the cycle deployment or nngpt run --resume)
+# or failed (a flow working on it raised; resume it the same way).
+RUN_STATUSES = ("running", "done", "stopped", "failed")
+
+
 def set_run_status(store: Store, run_id: int, status: str, cycles: int | None = None) -> None:
     with store.session() as session:
         run = session.get(Run, run_id)
         run.status = status
         if cycles is not None:  # `--cycles` on resume extends the run; keep the stored config truthful
             run.config = {**run.config, "cycles": cycles}
+
+
+def latest_run_id(store: Store) -> int:
+    """The newest run in the store (what the `cycle` deployment continues when given no run id)."""
+    with store.session() as session:
+        found = session.scalar(select(func.max(Run.id)))
+    if found is None:
+        raise NngptError(f"the store at {store.masked_url} holds no run yet: start one with the evolve deployment or nngpt run")
+    return found
+
+
+def next_cycle_index(store: Store, run_id: int) -> int:
+    """The run's first cycle that is not done, else the index after its last cycle."""
+    with store.session() as session:
+        if session.get(Run, run_id) is None:
+            raise NngptError(f"run {run_id} not found in the store at {store.masked_url} (nngpt db stats lists the runs)")
+        cycles = session.execute(select(Cycle.index, Cycle.status).where(Cycle.run_id == run_id).order_by(Cycle.index)).all()
+    unfinished = [index for index, status in cycles if status != "done"]
+    return unfinished[0] if unfinished else len(cycles)
+
+
+def planned_cycles(store: Store, run_id: int) -> int:
+    with store.session() as session:
+        return int(session.get(Run, run_id).config.get("cycles") or 0)
+
+
+def run_progress(store: Store, run_id: int) -> str:
+    """One line for the UI: '2 of 3 cycles done, status running'."""
+    with store.session() as session:
+        run = session.get(Run, run_id)
+        done = session.scalar(select(func.count()).select_from(Cycle).where(Cycle.run_id == run_id, Cycle.status == "done"))
+        return f"{done} of {run.config.get('cycles')} cycles done, status {run.status}"
+
+
+@contextlib.contextmanager
+def failed_on_error(store: Store, run_id: int) -> Iterator[None]:
+    """Mark the run failed when the block raises, so that its status never says running after a crash it saw."""
+    try:
+        yield
+    except Exception:
+        set_run_status(store, run_id, "failed")
+        raise
+
+
+def settle_run_status(store: Store, run_id: int) -> str:
+    """After a cycle run on its own: done when every planned cycle is done, else stopped (cycles are left)."""
+    with store.session() as session:
+        run = session.get(Run, run_id)
+        done = session.scalar(select(func.count()).select_from(Cycle).where(Cycle.run_id == run_id, Cycle.status == "done"))
+        run.status = "done" if done >= int(run.config.get("cycles") or 0) else "stopped"
+        return run.status
 
 
 def ensure_cycle(store: Store, run_id: int, index: int) -> int:

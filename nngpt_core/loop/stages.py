@@ -95,7 +95,12 @@ def device_slot_name(cfg: RunConfig) -> str:
     run on several machines (the pool and dask backends), the host name is part of it, so that each
     machine's device has its own `device_slots`.
     """
-    device = cfg.evaluation.device.replace(":", "-")
+    from nngpt_core.evaluate.device import resolve_evaluation_device
+
+    device = cfg.evaluation.device
+    if device == "auto":  # the device this machine evaluates on
+        device = resolve_evaluation_device(device)
+    device = device.replace(":", "-")
     if cfg.orchestration.evaluation_backend == "local":
         return DEVICE_SLOT_PREFIX + device
     host = re.sub(r"[^A-Za-z0-9-]+", "-", socket.gethostname()).strip("-") or "host"

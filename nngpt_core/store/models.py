@@ -190,6 +190,16 @@ class Candidate(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class StoreIdentity(Base):
+    """The store's random id, made with its schema: Prefect artifacts of two stores that report to one
+    server carry it in their keys, so they never overwrite each other (nngpt_core/store/identity.py)."""
+
+    __tablename__ = "store_identity"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # uuid4 hex
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class IndexSettings(Base):
     """The MinHash settings of each signature kind, fixed at first use; other settings are refused."""
 
