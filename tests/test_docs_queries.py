@@ -2,11 +2,8 @@
 
 The store: a two-cycle `evolve` with the echo model (tests/flow_helpers.py: real generation,
 sandboxed evaluation, novelty, admission and LoRA SFT), plus two seed files imported as LEMUR
-architectures and evaluated for real under the run's recipe. The loop does not record the
-memorized / repeated / novel class and the lineage yet (work in progress elsewhere), so this test
-writes them from what the run did store, as the loop will: an admitted candidate is novel, a copy of
-a generated architecture is repeated, a copy of the training corpus memorized; an admitted
-architecture's parents are the references in its prompt (operation `full`).
+architectures and evaluated for real under the run's recipe. The memorized / repeated / novel class
+and the lineage are the loop's own records.
 Every query's rows are compared with the same answer computed here from the ORM, not from SQL views.
 """
 
@@ -23,7 +20,7 @@ from nngpt_core.config import config_from_dict
 from nngpt_core.loop.stats import wilson_interval
 from nngpt_core.store.engine import open_store
 from nngpt_core.store.models import (
-    TRAINING_ORIGINS, Adapter, Architecture, Candidate, Cycle, Evaluation, Lineage, Run,
+    Adapter, Architecture, Candidate, Cycle, Evaluation, Lineage, Run,
 )
 from tests.flow_helpers import recount, run_config
 from tests.prefect_harness import prefect_harness  # noqa: F401  (the one session harness)
@@ -43,24 +40,6 @@ def test_the_document_answers_ten_questions():
 
 
 # ------------------------------------------------------------------------------------------- the store
-
-
-def _record_what_the_loop_will(store) -> None:
-    """memorization and lineage from the run's own verdicts and prompts (see the module docstring)."""
-    with store.session() as session:
-        origins = dict(session.execute(select(Architecture.id, Architecture.origin)).all())
-        for candidate in session.scalars(select(Candidate).where(Candidate.status == "ok")):
-            if candidate.admitted:
-                candidate.memorization = "novel"
-                for parent in candidate.reference_ids:
-                    if parent in origins and parent != candidate.architecture_id:
-                        session.add(Lineage(child_id=candidate.architecture_id, parent_id=parent, operation="full",
-                                            role="parent"))
-                session.get(Architecture, candidate.architecture_id).operation = "full"
-            elif origins.get(candidate.similar_to_id) in TRAINING_ORIGINS:
-                candidate.memorization = "memorized"
-            elif origins.get(candidate.similar_to_id) == "generated":
-                candidate.memorization = "repeated"
 
 
 def _add_lemur(store, cfg) -> None:
@@ -88,7 +67,6 @@ def analyst_store(request, tmp_path_factory, prefect_harness, echo_model):
     state = evolve(config=cfg, return_state=True)
     assert state.is_completed(), state
     store = open_store(url)
-    _record_what_the_loop_will(store)
     _add_lemur(store, cfg)
     yield store
     store.dispose()

@@ -23,8 +23,10 @@ CASES = {
     "unreachable_database": ({"store": {"url": "postgresql://nobody@127.0.0.1:1/x"}}, [], 1,
                              "database postgresql://nobody@127.0.0.1:1/x unreachable or refused", None),
     "missing_model": ({"model": {"name_or_path": "{tmp}/no-such-model"}}, [], 1, "is not a loadable model directory", None),
-    # the store must be opened to look the run up: only its (migrated, empty) SQLite file may remain
-    "resume_of_an_unknown_run": ({}, ["--resume", "7"], 1, "run 7 not found", {"nngpt.db", "nngpt.db-wal", "nngpt.db-shm"}),
+    # the store must be opened to look the run up: only its (migrated, empty) SQLite file and the
+    # migration lock beside it may remain
+    "resume_of_an_unknown_run": ({}, ["--resume", "7"], 1, "run 7 not found",
+                                 {"nngpt.db", "nngpt.db-wal", "nngpt.db-shm", "nngpt.db.migrate-lock"}),
 }
 
 
