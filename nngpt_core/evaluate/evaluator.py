@@ -35,8 +35,8 @@ from nngpt_core.sandbox.static import check_source
 ENTRY = "nngpt_core.evaluate.runner:run"
 # Imported once by each warm worker, so that candidates neither pay for nor read them.
 PRELOAD = (
-    "torch", "torch.nn", "torch.nn.functional", "torch.utils.flop_counter", "math", "typing", "collections",
-    "functools", "itertools", "numbers", "dataclasses",
+    "torch", "torch.nn", "torch.nn.functional", "torch.utils.flop_counter", "numpy", "math", "typing", "collections",
+    "functools", "itertools", "numbers", "dataclasses", "random", "copy", "re", "enum", "types", "warnings",
 )
 PREDICT_BATCH = 256
 # Other processes' sockets, shared memory and temp files; candidates need none of them.

@@ -257,7 +257,7 @@ def canonical_code(source: str, keep_training_boilerplate: bool = False) -> str:
     definitions = _Definitions()
     definitions.visit(tree)
     tree = _Canonicalizer(definitions).visit(tree)
-    return ast.unparse(ast.fix_missing_locations(tree))
+    return ast.unparse(tree)  # unparse needs no source positions
 
 
 def lexical_tokens(source: str, keep_training_boilerplate: bool = False) -> list[str]:

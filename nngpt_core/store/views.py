@@ -83,7 +83,7 @@ SELECT run_id, cycle_id, cycle, generated, ok,
 FROM counts
 """
 
-LEADERBOARD = """
+_LEADERBOARD_0002 = """
 CREATE VIEW leaderboard AS
 SELECT e.dataset, a.id AS architecture_id, a.name, a.origin, a.run_id, e.accuracy, e.train_loss,
     a.params, a.flops, e.duration_s, e.recipe,
@@ -92,13 +92,24 @@ FROM evaluations e JOIN architectures a ON a.id = e.architecture_id
 WHERE e.status = 'ok' AND e.accuracy IS NOT NULL
 """
 
+# 0005: evaluations carry their source (nngpt or lemur); ranks are per source and dataset.
+LEADERBOARD = """
+CREATE VIEW leaderboard AS
+SELECT e.source, e.dataset, a.id AS architecture_id, a.name, a.origin, a.run_id, e.accuracy, e.train_loss,
+    a.params, a.flops, e.duration_s, e.recipe, e.epoch,
+    RANK() OVER (PARTITION BY e.source, e.dataset ORDER BY e.accuracy DESC) AS rank
+FROM evaluations e JOIN architectures a ON a.id = e.architecture_id
+WHERE e.status = 'ok' AND e.accuracy IS NOT NULL
+"""
+
 DROP_VIEWS = ("DROP VIEW IF EXISTS leaderboard", "DROP VIEW IF EXISTS cycle_metrics")
 # The CREATE VIEW statements as of each revision that changed a view.
 _VIEWS_BY_REVISION = {
-    "0002": (_CYCLE_METRICS_0002, LEADERBOARD),
-    "0004": (CYCLE_METRICS, LEADERBOARD),
+    "0002": (_CYCLE_METRICS_0002, _LEADERBOARD_0002),
+    "0004": (CYCLE_METRICS, _LEADERBOARD_0002),
+    "0005": (CYCLE_METRICS, LEADERBOARD),
 }
-CREATE_VIEWS = _VIEWS_BY_REVISION["0004"]  # the latest
+CREATE_VIEWS = _VIEWS_BY_REVISION["0005"]  # the latest
 
 
 def views_at(revision: str) -> tuple[str, ...]:
