@@ -45,4 +45,9 @@ def normalize_code(source: str) -> str:
 
 def code_hash(source: str) -> str:
     """SHA-256 hex digest of the normalized code: an architecture's identity."""
-    return hashlib.sha256(normalize_code(source).encode()).hexdigest()
+    return tree_hash(parse_without_docstrings(source))
+
+
+def tree_hash(tree: ast.Module) -> str:
+    """code_hash of the source `tree` came from (a tree from parse_without_docstrings, not modified since)."""
+    return hashlib.sha256(ast.unparse(tree).encode()).hexdigest()

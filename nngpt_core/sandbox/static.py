@@ -221,7 +221,8 @@ def _class_methods(node: ast.ClassDef) -> set[str]:
     return {item.name for item in node.body if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))}
 
 
-def _interface_problem(tree: ast.Module) -> str | None:
+def interface_problem(tree: ast.Module) -> str | None:
+    """Why a parsed file does not follow LEMUR's interface (Net, its methods, supported_hyperparameters), or None."""
     classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
     functions = {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
     assigned = {target.id for node in tree.body if isinstance(node, ast.Assign) for target in node.targets if isinstance(target, ast.Name)}
@@ -260,7 +261,7 @@ def check_tree(tree: ast.Module, policy: ImportPolicy) -> StaticVerdict | None:
         return StaticVerdict("forbidden", str(refusal), refusal.rule)
     except RecursionError:
         return StaticVerdict("forbidden", "code nested too deeply to check", "nesting")
-    problem = _interface_problem(tree)
+    problem = interface_problem(tree)
     return StaticVerdict("interface_error", problem, "interface") if problem else None
 
 
