@@ -38,6 +38,7 @@ SMALL_ARCHIVE: dict[str, object] = {
     "nn/NoNet.py": "import torch\n\ndef supported_hyperparameters():\n    return {'lr'}\n",
     "nn/Segmenter.py": SEGMENTER,
     "nn/TinyMLPWide.py": MLP.replace("128", "256"),  # only numbers differ: the paper's tokens cannot tell
+    "nn/NoTrials.py": MLP.replace("nn.ReLU()", "nn.Tanh()"),
     "nn/Orphan.py": MLP.replace("nn.ReLU()", "nn.GELU()"),
     "stat/train/img-classification_cifar-10_acc_SmallCNN/1.json": [trial(0.41), trial(0.45, lr=0.02, uid="u2"), trial(0.41)],
     "stat/train/img-classification_cifar-10_acc_SmallCNN/2.json": [trial(0.52)],
@@ -46,6 +47,7 @@ SMALL_ARCHIVE: dict[str, object] = {
     "stat/train/img-classification_cifar-10_acc_TinyMLP/1.json": [trial(0.30, dropout=0.2), {"batch": 4, "lr": 0.1}],
     "stat/train/img-classification_cifar-10_acc_TinyMLP/3.json": "{not json",
     "stat/train/img-classification_cifar-10_acc_TinyMLPWide/1.json": [trial(0.33)],
+    "stat/train/img-classification_cifar-10_acc_NoTrials/1.json": [],  # a classification model without trials
     "stat/train/img-classification_svhn_acc_SmallResNet/1.json": {"accuracy": 0.6, "lr": 0.01, "batch": 32, "uid": "r"},
     "stat/train/img-classification_cifar-10_acc_Broken/1.json": [trial(0.1)],
     "stat/train/img-classification_cifar-10_acc_NoNet/1.json": [trial(0.1)],
@@ -56,7 +58,7 @@ SMALL_ARCHIVE: dict[str, object] = {
 EXPECTED_SKIPS = {
     "task img-segmentation": 1, "no records (task unknown)": 1, "interface: no class Net": 1, "syntax error (SyntaxError)": 1,
 }
-IMPORTED = ("SmallCNN", "SmallCNN-copy", "SmallResNet", "TinyMLP", "TinyMLPWide")  # SmallCNN-copy: an exact copy
+IMPORTED = ("NoTrials", "SmallCNN", "SmallCNN-copy", "SmallResNet", "TinyMLP", "TinyMLPWide")  # SmallCNN-copy: an exact copy
 # New evaluations: SmallCNN 2 + 1 (cifar-10 epochs 1 and 2; one trial twice) + 1 (mnist), the copy 1, TinyMLP 1
 # (its other trial has no accuracy, its epoch 3 file does not parse), TinyMLPWide 1, SmallResNet 1 (svhn).
 EXPECTED_RECORDS = 8

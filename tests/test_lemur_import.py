@@ -38,6 +38,8 @@ def test_reading_the_archive(archive):
     read = read_archive(archive, VERSION, TASK)
     assert sorted(read.models) == sorted([*IMPORTED, "Broken", "NoNet", "Segmenter", "Orphan"])
     assert read.tasks["Segmenter"] == {"img-segmentation"} and "Orphan" not in read.tasks
+    assert read.datasets["SmallCNN"] == {"cifar-10", "mnist"} and read.datasets["NoTrials"] == {"cifar-10"}
+    assert "NoTrials" not in read.records
     assert "Segmenter" not in read.records  # records of other tasks are not kept
     cifar = sorted((r.epoch, r.accuracy) for r in read.records["SmallCNN"] if r.dataset == "cifar-10")
     assert cifar == [(1, 0.41), (1, 0.41), (1, 0.45), (2, 0.52)]
@@ -48,11 +50,11 @@ def test_reading_the_archive(archive):
 
 def test_import_counts_every_file_and_record(store, archive):
     summary = _import(store, archive)
-    assert summary.files == 9 and summary.epoch_files == 10
-    assert (summary.new, summary.exact_copies, summary.already_stored, summary.already_imported) == (4, 1, 0, 0)
+    assert summary.files == 10 and summary.epoch_files == 11
+    assert (summary.new, summary.exact_copies, summary.already_stored, summary.already_imported) == (5, 1, 0, 0)
     assert dict(summary.skipped) == EXPECTED_SKIPS
     assert (summary.records_new, summary.records_duplicate, summary.malformed, len(summary.unreadable)) == (EXPECTED_RECORDS, 1, 1, 1)
-    assert summary.signatures == 4
+    assert summary.signatures == 5
     with store.session() as session:
         names = dict(session.execute(select(LemurModel.name, LemurModel.architecture_id)).all())
         assert sorted(names) == sorted(IMPORTED)
@@ -88,7 +90,7 @@ def test_a_second_import_changes_nothing(store, archive):
 
 def test_chosen_datasets_first_then_the_rest(store, archive):
     first = _import(store, archive, datasets=["cifar-10"])
-    assert first.skipped["no readable records on the chosen datasets"] == 1  # SmallResNet has svhn records only
+    assert first.skipped["no record folder on the chosen datasets"] == 1  # SmallResNet has svhn records only
     with store.session() as session:
         datasets = session.scalars(select(Evaluation.dataset).where(Evaluation.source == "lemur")).all()
     assert set(datasets) == {"cifar-10"} and len(datasets) == EXPECTED_RECORDS - 2
@@ -113,11 +115,11 @@ def test_an_interrupted_import_leaves_whole_files_only(store, archive, monkeypat
     with pytest.raises(RuntimeError):
         _import(store, archive)
     with store.session() as session:
-        kept = session.scalars(select(LemurModel.name)).all()
-        assert len(kept) == len(calls[0])  # the first batch, whole: architectures, map and records together
-        architectures = session.scalars(select(Architecture.id)).all()
-        evaluations = session.scalars(select(Evaluation.architecture_id)).all()
-        assert set(evaluations) == set(architectures) and len(architectures) == len(set(architectures))
+        kept = dict(session.execute(select(LemurModel.name, LemurModel.architecture_id)).all())
+        assert sorted(kept) == [name for name, _ in calls[0]]  # the first batch, whole: architectures, map and records
+        architectures = set(session.scalars(select(Architecture.id)).all())
+        evaluations = set(session.scalars(select(Evaluation.architecture_id)).all())
+        assert architectures == set(kept.values()) and evaluations and evaluations <= architectures
     monkeypatch.setattr(importer._Writer, "_insert_records", real_insert)
     _import(store, archive)
     with store.session() as session:

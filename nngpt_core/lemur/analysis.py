@@ -56,6 +56,12 @@ def analyse(name: str, code: str, settings: SignatureSettings) -> Analysis:
     return Analysis(name, None, digest, signature.hashvalues, signature.size)
 
 
+def _context() -> multiprocessing.context.BaseContext:
+    """fork where there is one: a spawned worker would import the main script again (the whole CLI, torch included)."""
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
 def _apply(function: Callable[..., T], chunk: Sequence[tuple[str, str]], args: tuple) -> list[T]:
     return [function(name, code, *args) for name, code in chunk]
 
@@ -74,7 +80,7 @@ def map_files(
             yield from _apply(function, chunk, args)
             on_done(len(chunk))
         return
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(workers, mp_context=_context()) as pool:
         results = pool.map(_apply, [function] * len(chunks), chunks, [args] * len(chunks))
         for chunk, outcome in zip(chunks, results):
             yield from outcome

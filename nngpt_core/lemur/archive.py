@@ -3,13 +3,13 @@
     from nngpt_core.lemur.archive import read_archive
     archive = read_archive(path, version="2.1.2", task="img-classification")
     archive.models["AlexNet"]                      # the code of ab/nn/nn/AlexNet.py
-    archive.tasks["AlexNet"]                       # {"img-classification"}: the tasks its records name
+    archive.tasks["AlexNet"]                       # {"img-classification"}: the tasks its record folders name
     archive.records["AlexNet"][0]                  # Record(dataset="cifar-10", epoch=1, accuracy=0.60, ...)
 
 The archive holds `ab/nn/nn/<model>.py` (every task's models) and
 `ab/nn/stat/train/<task>_<dataset>_<metric>_<model>/<epoch>.json`, each a list of trials with the
 accuracy, the hyperparameters, the transform, the duration (ns) and a uid. A model's task is known
-only from its records. Records of other tasks are not kept (only their task names, for counting);
+only from the names of its record folders (2,540 classification models have only empty epoch files). Records of other tasks are not kept (only their task names, for counting);
 epoch files that do not parse are listed in `unreadable`, trials without a numeric accuracy are
 counted in `malformed`. The tar file is read once, as a stream.
 """
@@ -61,13 +61,14 @@ class LemurArchive:
     models: dict[str, str] = field(default_factory=dict)  # name -> code
     undecodable: list[str] = field(default_factory=list)  # model files that are not UTF-8
     tasks: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # model -> tasks of its records
+    datasets: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # model -> datasets of its `task` folders
     records: dict[str, list[Record]] = field(default_factory=lambda: defaultdict(list))  # model -> records of `task`
     epoch_files: int = 0  # epoch files of `task` read
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # (epoch file, why)
     malformed: int = 0  # trials of `task` without a numeric accuracy
 
 
-def _relative(name: str) -> tuple[str, ...]:
+def relative_parts(name: str) -> tuple[str, ...]:
     """Path parts below the archive's top folder (nn_dataset-<version>/)."""
     return PurePosixPath(name).parts[1:]
 
@@ -116,7 +117,7 @@ def read_archive(
             on_member()
             if not member.isfile():
                 continue
-            parts = _relative(member.name)
+            parts = relative_parts(member.name)
             if parts[:-1] == MODELS_DIR and parts[-1].endswith(".py") and parts[-1] != "__init__.py":
                 data = tar.extractfile(member).read()
                 name = parts[-1][:-3]
@@ -138,7 +139,10 @@ def _read_epoch_file(
         return
     record_task, dataset, metric, model = pieces
     archive.tasks[model].add(record_task)
-    if record_task != archive.task or not with_records:
+    if record_task != archive.task:
+        return
+    archive.datasets[model].add(dataset)
+    if not with_records:
         return
     archive.epoch_files += 1
     label = f"{directory}/{filename}"
@@ -156,3 +160,17 @@ def _read_epoch_file(
     records, malformed = parse_trials(model, directory, dataset, metric, epoch, trials)
     archive.records[model].extend(records)
     archive.malformed += malformed
+
+
+def best_record(records: Iterable[Record], dataset: str, epoch: int = 1) -> Record | None:
+    """The record with the highest accuracy on `dataset` after `epoch` (the first of equals), or None."""
+    chosen = None
+    for record in records:
+        if record.dataset == dataset and record.epoch == epoch and (chosen is None or record.accuracy > chosen.accuracy):
+            chosen = record
+    return chosen
+
+
+def numeric_hyperparameters(record: Record) -> dict[str, float]:
+    """A record's numeric hyperparameters (lr, momentum, batch, ...), as the evaluator takes them."""
+    return {key: float(value) for key, value in record.hyperparameters.items() if _number(value) is not None}

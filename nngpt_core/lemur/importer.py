@@ -5,8 +5,8 @@
                            datasets={"cifar-10"}, novelty=cfg.novelty, workers=2)
     summary.new, summary.exact_copies, summary.skipped, summary.records_new
 
-A model file is imported when its records name the task (a model's task is known only from its
-records), it parses and it follows LEMUR's interface; every other file is counted by reason. Each
+A model file is imported when its record folders name the task (a model's task is known only from
+them; some hold only empty epoch files), it parses and it follows LEMUR's interface; every other file is counted by reason. Each
 batch of files is one transaction holding its architectures, their lexical signatures and LSH band
 keys (the novelty index), the file-to-architecture map (lemur_models) and all their records, so an
 interrupted import leaves whole files only. Records are Evaluation rows with source 'lemur': dataset
@@ -141,8 +141,8 @@ class _Writer:
                 summary.skipped["no records (task unknown)"] += 1
             elif archive.task not in tasks:
                 summary.skipped[f"task {', '.join(sorted(tasks))}"] += 1
-            elif not self._records(name):
-                summary.skipped["no readable records" + (" on the chosen datasets" if self.datasets else "")] += 1
+            elif self.datasets and not archive.datasets[name] & set(self.datasets):
+                summary.skipped["no record folder on the chosen datasets"] += 1
             elif name in self.imported:
                 summary.already_imported += 1
             else:
