@@ -103,7 +103,7 @@ def plot_report(report: DedupReport, path: Path) -> Path:
         sizes_axis.loglog(range(1, len(sizes) + 1), sizes, marker=".", linestyle="none", color=colour,
                           label=f"{families.criterion}: {families.distinct:,} families")
     sizes_axis.set_xlabel("family rank")
-    sizes_axis.set_ylabel("files in the family")
+    sizes_axis.set_ylabel("architectures in the family")
     sizes_axis.set_title("near-duplicate families of LEMUR")
     sizes_axis.legend(fontsize=8)
     labels = ["files", "distinct code", "project\n(lexical)", "paper\n(tau 0.90)"]
