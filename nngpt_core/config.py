@@ -160,12 +160,20 @@ class EvaluationConfig(Section):
     scratch_mb: int = Field(64, ge=1, description="Size of a candidate's private scratch tmpfs, MiB.")
     hidden_paths: list[Path] = Field(default_factory=list, description="Host paths made invisible to candidates, besides the data and store directories.")
     allowed_imports: list[str] = Field(
-        default_factory=lambda: [
-            "torch", "torch.nn", "torch.nn.functional", "math", "typing", "collections",
-            "functools", "itertools", "numbers", "dataclasses",
-        ],
-        description="Modules generated code may import (static check; the sandbox is the boundary).",
+        default_factory=list,
+        description="Modules candidates may import beyond the built-in static-check policy (docs/evaluation.md), e.g. ['tqdm']; "
+        "each entry admits that module and its public members. Names the policy refuses for a reason (os, subprocess, torch.hub, ...) cannot be added.",
     )
+
+    @field_validator("allowed_imports")
+    @classmethod
+    def _check_allowed_imports(cls, value: list[str]) -> list[str]:
+        from nngpt_core.sandbox.policy import extra_import_problem
+
+        problem = next(filter(None, map(extra_import_problem, value)), None)
+        if problem:
+            raise ValueError(problem)
+        return value
 
 
 class NoveltyConfig(Section):

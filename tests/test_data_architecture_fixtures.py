@@ -11,7 +11,7 @@ import ast
 import pytest
 import torch
 
-from nngpt_core.config import EvaluationConfig
+from nngpt_core.sandbox.static import policy_for
 from nngpt_core.data import load_dataset
 from tests.architecture_fixtures import DISGUISED_DIR, RECIPE, build_net, fixture_paths, load_module, train_and_score
 
@@ -34,12 +34,12 @@ def test_there_are_at_least_eight_distinct_fixtures_returning_sets_and_lists():
 @pytest.mark.parametrize("path", ALL_FIXTURES, ids=_ids(ALL_FIXTURES))
 def test_interface_and_imports(path):
     tree = ast.parse(path.read_text())
-    allowed = set(EvaluationConfig().allowed_imports)
+    policy = policy_for()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            assert {alias.name for alias in node.names} <= allowed
+            assert all(policy.judge(alias.name) is None for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            assert node.module in allowed
+            assert all(policy.judge(f"{node.module}.{alias.name}") is None for alias in node.names)
     module = load_module(path)
     assert {"lr", "momentum"} <= set(module.supported_hyperparameters())
     for method in ("forward", "train_setup", "learn"):

@@ -102,3 +102,51 @@ def test_architectures_for_32px_say_the_input_is_too_small_and_run_on_digits32(d
     large = digits32.evaluate(code)
     assert large.status == "ok", large.error
     assert large.params > 0 and math.isfinite(large.train_loss)  # one epoch of 300 images: no accuracy promised
+
+
+LAZY = '''
+import torch
+import torch.nn as nn
+
+
+def supported_hyperparameters():
+    return {"lr", "momentum"}
+
+
+class Net(nn.Module):
+    def __init__(self, in_shape, out_shape, prm, device):
+        super().__init__()
+        self.device = device
+        self.body = nn.Sequential(
+            nn.LazyConv2d(8, 3, padding=1), nn.LazyBatchNorm2d(), nn.ReLU(), nn.Flatten(), nn.LazyLinear(WIDTH),
+        )
+
+    def forward(self, x):
+        return self.body(x)
+
+    def train_setup(self, prm):
+        self.to(self.device)
+        self.criterion = nn.CrossEntropyLoss()
+        self.optimizer = torch.optim.SGD(self.parameters(), lr=prm["lr"], momentum=prm["momentum"])
+
+    def learn(self, train_data):
+        self.train()
+        for inputs, labels in train_data:
+            self.optimizer.zero_grad()
+            self.criterion(self(inputs), labels).backward()
+            self.optimizer.step()
+'''
+
+
+def test_lazy_modules_are_materialised_before_parameters_and_flops_are_counted(digits):
+    result = digits.evaluate(LAZY.replace("WIDTH", "out_shape[0]"))
+    assert result.status == "ok", result.error
+    assert result.params == (8 * 9 + 8) + 2 * 8 + (8 * 8 * 8 * 10 + 10)  # conv, batch norm, linear on 1x8x8 digits
+    assert result.flops > 2 * 8 * 8 * 8 * 10 and result.accuracy > 0.2  # the optimizer made before trained them
+
+
+def test_a_lazy_model_is_judged_by_its_materialised_size(digits):
+    too_large = digits.evaluate(LAZY.replace("WIDTH", "20_000").replace("return self.body(x)", "return self.body(x)[:, :10]"))
+    assert too_large.status == "too_large" and "parameters exceed" in too_large.error
+    broken = digits.evaluate(LAZY.replace("WIDTH", "out_shape[0]").replace("return self.body(x)", "return self.body(x.view(-1, 7))"))
+    assert broken.status == "shape_error"

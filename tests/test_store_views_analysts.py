@@ -148,7 +148,7 @@ def test_store_identity_is_made_once_per_store(store_url, tmp_path):
 
 def test_revision_0006_goes_down_and_up_keeping_the_data(store):
     ids = _fill(store)
-    migrate.downgrade(store, "0004")
+    migrate.downgrade(store, "0005")
     names = set(inspect(store.engine).get_view_names())
     assert not names & set(ANALYST_VIEWS) and {"cycle_metrics", "leaderboard"} <= names
     assert "store_identity" not in inspect(store.engine).get_table_names()

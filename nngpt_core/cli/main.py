@@ -18,6 +18,7 @@ from nngpt_core.cli import db as db_commands
 from nngpt_core.cli.doctor import doctor
 from nngpt_core.cli.evaluate import evaluate_files
 from nngpt_core.cli import deploy as deploy_commands
+from nngpt_core.cli import lemur as lemur_commands
 from nngpt_core.cli import llm as llm_commands
 from nngpt_core.cli import loop as loop_commands
 from nngpt_core.cli.similarity import similarity
@@ -32,6 +33,7 @@ app = typer.Typer(
 )
 app.add_typer(db_commands.db_app, name="db")
 app.add_typer(corpus_commands.corpus_app, name="corpus")
+app.add_typer(lemur_commands.lemur_app, name="lemur")
 app.command("import")(db_commands.import_architectures)
 app.command("eval")(evaluate_files)
 app.command("doctor")(doctor)

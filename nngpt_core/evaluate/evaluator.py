@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -36,8 +36,8 @@ from nngpt_core.sandbox.static import check_source
 ENTRY = "nngpt_core.evaluate.runner:run"
 # Imported once by each warm worker, so that candidates neither pay for nor read them.
 PRELOAD = (
-    "torch", "torch.nn", "torch.nn.functional", "torch.utils.flop_counter", "math", "typing", "collections",
-    "functools", "itertools", "numbers", "dataclasses",
+    "torch", "torch.nn", "torch.nn.functional", "torch.utils.flop_counter", "numpy", "math", "typing", "collections",
+    "functools", "itertools", "numbers", "dataclasses", "random", "copy", "re", "enum", "types", "warnings",
 )
 PREDICT_BATCH = 256
 # Other processes' sockets, shared memory and temp files; candidates need none of them.
@@ -139,9 +139,17 @@ class Evaluator:
     def evaluate(self, code: str | None) -> EvalResult:
         return self.evaluate_many([code])[0]
 
-    def evaluate_many(self, codes: Sequence[str | None]) -> list[EvalResult]:
-        """One EvalResult per code, in order; failing candidates are results, not exceptions."""
+    def evaluate_many(
+        self, codes: Sequence[str | None], hyperparameters: Sequence[Mapping[str, float] | None] | None = None,
+    ) -> list[EvalResult]:
+        """One EvalResult per code, in order; failing candidates are results, not exceptions.
+
+        `hyperparameters` optionally gives each code its own values (e.g. LEMUR's recorded ones, `batch`
+        included) over the recipe's; that result's recipe and hash then name those values.
+        """
         self.start()
+        recipes = [self.recipe if not values else self.recipe.with_hyperparameters(values)
+                   for values in (hyperparameters or [None] * len(codes))]
         results: list[EvalResult | None] = [None] * len(codes)
         runnable = []
         for index, code in enumerate(codes):
@@ -149,16 +157,17 @@ class Evaluator:
             if verdict is None:
                 runnable.append(index)
             else:
-                results[index] = self._result(verdict.status, self.scrub(verdict.error))
+                results[index] = self._result(verdict.status, self.scrub(verdict.error), recipe=recipes[index])
         with self._progress(len(codes)) as advance:
             advance(len(codes) - len(runnable))
-            requests = [{**self.request_template, "code": codes[index]} for index in runnable]
+            requests = [{**self.request_template, "code": codes[index], "batch_size": recipes[index].batch_size,
+                         "hyperparameters": recipes[index].hyperparameters} for index in runnable]
             outcomes = self.pool.run_many(requests, on_done=lambda _index, _outcome: advance(1))
         for index, outcome in zip(runnable, outcomes):
             judgement = judge(outcome, self.test_labels, self.num_classes, self.settings)
             report = judgement.report
             results[index] = self._result(
-                judgement.status, self.scrub(judgement.error), accuracy=judgement.accuracy, duration_s=outcome.wall_s,
+                judgement.status, self.scrub(judgement.error), recipe=recipes[index], accuracy=judgement.accuracy, duration_s=outcome.wall_s,
                 train_loss=report.train_loss if report else None,
                 phase_durations=report.phases if report else {},
                 params=report.params if report else None, flops=report.flops if report else None,
@@ -167,10 +176,10 @@ class Evaluator:
             )
         return results
 
-    def _result(self, status: str, error: str | None, **fields: Any) -> EvalResult:
+    def _result(self, status: str, error: str | None, recipe: Recipe, **fields: Any) -> EvalResult:
         return EvalResult(
             status=status, error=error, device=self.cfg.device, seed=self.cfg.seed, dataset=self.cfg.dataset,
-            recipe=self.recipe.hash, recipe_config=self.recipe.to_dict(), **fields,
+            recipe=recipe.hash, recipe_config=recipe.to_dict(), **fields,
         )
 
     @contextmanager

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the sandboxed runner imports this module without the config machinery
@@ -102,6 +102,12 @@ class Recipe:
             hyperparameters=dict(sorted(known.items())), neutral_value=cfg.neutral_value,
             train_subset=cfg.train_subset, test_subset=cfg.test_subset, augment=cfg.augment,
         )
+
+    def with_hyperparameters(self, values: Mapping[str, float]) -> Recipe:
+        """This recipe with some hyperparameter values replaced (`batch` sets the batch size)."""
+        known = {key: float(value) for key, value in values.items() if key != "batch"}
+        batch = int(values.get("batch", self.batch_size))
+        return replace(self, batch_size=batch, hyperparameters=dict(sorted({**self.hyperparameters, **known}.items())))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

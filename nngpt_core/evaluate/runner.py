@@ -6,8 +6,10 @@ Runs only inside a confined process forked by the warm worker (SandboxSettings.e
     load      exec the code as module "<candidate>"                      -> build_error
     (interface: Net, its methods, supported_hyperparameters)             -> interface_error
     build     Net(in_shape, out_shape, prm, device); .to(device); train_setup(prm) -> build_error
-    check     parameter budget; one sample forward: output is (1, classes); FLOPs of it with
-              FlopCounterMode and the FLOP budget; structural fingerprint -> too_large / shape_error / nonfinite
+    check     lazy modules (nn.LazyLinear, ...) materialised by a forward pass on a zero batch of the
+              dataset's shape; parameter budget; one sample forward: output is (1, classes); FLOPs of
+              it with FlopCounterMode and the FLOP budget; structural fingerprint
+                                                                         -> too_large / shape_error / nonfinite
     train     learn(batches) once per epoch; train loss from a forward hook -> runtime_error / nonfinite
     predict   argmax over test images in eval mode                       -> shape_error / nonfinite
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import faulthandler
 import os
+import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,6 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.parameter import is_lazy
 from torch.utils.flop_counter import FlopCounterMode
 
 from nngpt_core.data.tensors import iterate_batches
@@ -39,6 +43,7 @@ from nngpt_core.sandbox.audit import first_violation
 
 REQUIRED_METHODS = ("train_setup", "learn", "forward")
 FINGERPRINT_SAMPLES = 2
+LAZY_BATCH = 2  # images in the zero batch that materialises lazy modules
 
 
 class LossTracker:
@@ -128,6 +133,10 @@ class Run:
     def check(self, model: nn.Module) -> None:
         request = self.request
         with self.phase("check", "shape_error"):
+            if _has_lazy_state(model):  # parameters cannot be counted before their shapes are inferred
+                model.eval()
+                with torch.no_grad():
+                    model(torch.zeros((LAZY_BATCH, *self.in_shape), device=self.device))
             self.report.params = sum(parameter.numel() for parameter in model.parameters())
             if self.report.params > request["max_params"]:
                 raise CandidateFailure("too_large", f"{self.report.params:,} parameters exceed the budget of {request['max_params']:,}")
@@ -181,6 +190,11 @@ class Run:
         return torch.cat(predictions).numpy()
 
 
+def _has_lazy_state(model: nn.Module) -> bool:
+    """Whether a lazy module still waits for its first input (uninitialized parameters or buffers)."""
+    return any(is_lazy(tensor) for tensor in (*model.parameters(), *model.buffers()))
+
+
 def _count_flops(model: nn.Module, sample: torch.Tensor) -> int | None:
     """FLOPs of one forward pass on `sample`; None where torch's counter cannot follow the model."""
     try:
@@ -192,7 +206,10 @@ def _count_flops(model: nn.Module, sample: torch.Tensor) -> int | None:
 
 
 def _evaluate(run: Run, lock_down: Callable[[], None]) -> np.ndarray:
-    torch.manual_seed(run.request["seed"])
+    seed = run.request["seed"]
+    torch.manual_seed(seed)
+    random.seed(seed)  # candidates may draw from Python's and numpy's generators too
+    np.random.seed(seed % 2**32)
     lock_down()
     net, keys = run.load(run.request["code"])
     model = run.build(net, keys)

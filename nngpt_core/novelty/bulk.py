@@ -50,6 +50,8 @@ def bulk_insert(connection: Connection, table: str, columns: Sequence[str], rows
             cursor.close()
         return count
     rows = list(rows)
+    if not rows:  # executemany with no rows would run the statement once without parameters
+        return 0
     placeholders = ", ".join("?" for _ in columns)
     quoted = ", ".join(f'"{column}"' for column in columns)
     connection.exec_driver_sql(f"INSERT INTO {table} ({quoted}) VALUES ({placeholders})", rows)

@@ -244,23 +244,24 @@ def _drop_training_boilerplate(tree: ast.Module) -> None:
             statement.body = kept(statement.body) or [ast.Pass()]
 
 
-def canonical_code(source: str, keep_training_boilerplate: bool = False) -> str:
+def canonical_code(source: str | ast.Module, keep_training_boilerplate: bool = False) -> str:
     """The source in canonical form: no docstrings, comments or training boilerplate, sorted imports, local names renamed.
 
+    `source` may also be a tree from parse_without_docstrings (saves a parse); it is rewritten in place.
     `keep_training_boilerplate` exists for the calibration that measures its effect.
     Raises SyntaxError when `source` is not valid Python.
     """
-    tree = parse_without_docstrings(source)
+    tree = parse_without_docstrings(source) if isinstance(source, str) else source
     if not keep_training_boilerplate:
         _drop_training_boilerplate(tree)
     _sorted_imports(tree)
     definitions = _Definitions()
     definitions.visit(tree)
     tree = _Canonicalizer(definitions).visit(tree)
-    return ast.unparse(ast.fix_missing_locations(tree))
+    return ast.unparse(tree)  # unparse needs no source positions
 
 
-def lexical_tokens(source: str, keep_training_boilerplate: bool = False) -> list[str]:
+def lexical_tokens(source: str | ast.Module, keep_training_boilerplate: bool = False) -> list[str]:
     """The token stream of the canonical form; layout tokens stand for newlines and indentation."""
     code = canonical_code(source, keep_training_boilerplate)
     tokens = []

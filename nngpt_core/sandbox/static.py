@@ -1,17 +1,19 @@
-"""Static checks of candidate code, before anything runs: parse, imports, escape hatches, interface.
+"""Static checks of candidate code, before anything runs: parse, the policy on names, escape hatches, interface.
 
     from nngpt_core.sandbox.static import check_source
-    verdict = check_source(code, allowed_imports=["torch", "torch.nn", "math"])
+    verdict = check_source(code)                          # the built-in policy (nngpt_core.sandbox.policy)
+    verdict = check_source(code, extra_imports=["tqdm"])  # ... extended by evaluation.allowed_imports
     if verdict is not None:
-        print(verdict.status, verdict.error)     # e.g. forbidden "import of 'os' (line 1) is not allowed"
+        print(verdict.status, verdict.error)  # forbidden "use of 'os.system' (line 4) is not allowed: file access: ..."
 
-Statuses: no_code, syntax_error, forbidden, interface_error (DESIGN.md). An allowed import entry
-also admits its public submodules (torch.nn admits torch.nn.init), except APIs that load or save
-files, compile or spawn (torch.hub, torch.load, torch.jit, ...). Refused as escape hatches:
-exec/eval/compile/__import__/open and friends, dunder and frame attributes that reach interpreter
-internals, private members of modules, modules reached as attributes of others (torch.os), and
-getattr-style calls with such names. This is a filter that turns obvious abuse into a clear
-status; the sandbox is the boundary.
+Statuses: no_code, syntax_error, forbidden, interface_error (DESIGN.md). Names are judged by their
+use, not their spelling: an import nothing uses is dead code and passes (LEMUR's files carry
+thousands of unused `import os, gc, traceback`); every use of a name bound by an import is judged
+as the dotted name it reaches (`np.load` is `numpy.load`, `torch.os` is `torch.os`), by
+`ImportPolicy`. A builtin such as `input` or `open` is refused where the name means the builtin,
+not where a function binds its own `input` (a parameter of `forward`). Attributes and strings that
+reach interpreter internals (`__globals__`, `__subclasses__`, frames) are refused on any object.
+This is defence in depth that turns obvious abuse into a clear status; the sandbox is the boundary.
 """
 
 from __future__ import annotations
@@ -19,141 +21,208 @@ from __future__ import annotations
 import ast
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+
+from nngpt_core.sandbox.policy import (
+    FORBIDDEN_BUILTINS,
+    MODULE_NAMESPACE,
+    REFUSED_ATTRIBUTES,
+    STAR_IMPORTS,
+    ImportPolicy,
+)
+from nngpt_core.sandbox.scopes import Scope, Walker, build_scopes, definite_bindings, signature_expressions
 
 MAX_CODE_BYTES = 256 * 1024
-
-FORBIDDEN_BUILTINS = frozenset({
-    "exec", "eval", "compile", "__import__", "open", "input", "breakpoint", "globals", "locals", "vars",
-    "exit", "quit", "help", "memoryview", "__builtins__", "__loader__", "__spec__",
-})
-ALLOWED_DUNDERS = frozenset({
-    "__init__", "__name__", "__class__", "__qualname__", "__doc__", "__module__", "__call__", "__len__",
-    "__iter__", "__next__", "__getitem__", "__setitem__", "__contains__", "__repr__", "__str__", "__enter__",
-    "__exit__", "__eq__", "__hash__", "__version__", "__main__", "__post_init__", "__setstate__", "__annotations__",
-})
-INTERPRETER_ATTRIBUTES = frozenset({
-    "f_globals", "f_locals", "f_back", "f_builtins", "f_code", "gi_frame", "gi_code", "cr_frame", "cr_code",
-    "ag_frame", "tb_frame", "tb_next", "co_code", "func_globals",
-})
-DENIED_APIS = (
-    "torch.hub", "torch.jit", "torch.utils.cpp_extension", "torch.distributed", "torch.multiprocessing",
-    "torch.package", "torch.library", "torch.ops", "torch.classes", "torch.onnx", "torch.export",
-    "torch.serialization", "torch.compiler", "torch.profiler", "torch.load", "torch.save", "torch.compile",
-    "torch.from_file", "typing.get_type_hints",
-)
-# Modules that other modules import and so expose as attributes (torch.os, nn.modules.module.sys).
-ESCAPE_MODULES = frozenset({
-    "os", "sys", "subprocess", "builtins", "importlib", "ctypes", "socket", "shutil", "pickle", "io",
-    "pathlib", "signal", "threading", "multiprocessing", "inspect", "gc", "tempfile", "urllib", "requests",
-})
 ATTRIBUTE_CALLS = frozenset({"getattr", "setattr", "delattr", "hasattr"})
 REQUIRED_METHODS = ("__init__", "train_setup", "learn", "forward")
 MODULE_BASES = frozenset({"Module", "nn.Module", "torch.nn.Module"})
+_MODULE_NAMESPACE_REASON = "a module's namespace holds the modules it imported"
 
 
 @dataclass(frozen=True)
 class StaticVerdict:
-    """Why code was refused before running: a status from DESIGN.md and a one-line reason."""
+    """Why code was refused before running: a status from DESIGN.md, a one-line reason, and the rule that refused it."""
 
     status: str
     error: str
+    rule: str | None = None  # e.g. "numpy.load", "builtin input", "attribute __globals__" (for tallies)
 
 
 class _Refusal(Exception):
-    pass
+    def __init__(self, message: str, rule: str):
+        super().__init__(message)
+        self.rule = rule
 
 
-def _is_dunder(name: str) -> bool:
-    return len(name) > 4 and name.startswith("__") and name.endswith("__")
+class _Checker(Walker):
+    """Second pass: judges every use of a name in the scope it is used in; raises _Refusal at the first refused one."""
 
-
-def _denied_api(dotted: str) -> bool:
-    if any(part in ESCAPE_MODULES for part in dotted.split(".")[1:]):
-        return True
-    return any(dotted == api or dotted.startswith(api + ".") for api in DENIED_APIS)
-
-
-class _ImportPolicy:
-    def __init__(self, allowed: Sequence[str]):
-        self.allowed = tuple(allowed)
-
-    def admits(self, module: str) -> bool:
-        if any(part.startswith("_") for part in module.split(".")) or _denied_api(module):
-            return False
-        return any(module == entry or module.startswith(entry + ".") for entry in self.allowed)
-
-
-class _Checker(ast.NodeVisitor):
-    """Walks the tree once; raises _Refusal at the first forbidden construct."""
-
-    def __init__(self, policy: _ImportPolicy):
+    def __init__(self, policy: ImportPolicy, scopes: dict[int, Scope]):
         self.policy = policy
-        self.aliases: dict[str, str] = {}  # local name -> module path it is bound to
+        self.scopes = scopes
+        self.scope: Scope | None = None
+        self.bound: list[set[str]] = []  # module or class code: names bound on every path to here, per open block
 
-    def refuse(self, node: ast.AST, what: str) -> None:
-        raise _Refusal(f"{what} (line {getattr(node, 'lineno', '?')}) is not allowed")
+    def refuse(self, node: ast.AST, what: str, reason: str, rule: str) -> None:
+        raise _Refusal(f"{what} (line {getattr(node, 'lineno', '?')}) is not allowed: {reason}", rule)
 
-    def visit_Import(self, node: ast.Import) -> None:
-        for alias in node.names:
-            if not self.policy.admits(alias.name):
-                self.refuse(node, f"import of '{alias.name}'")
-            if alias.asname:
-                self.aliases[alias.asname] = alias.name
-            else:
-                top = alias.name.split(".")[0]
-                self.aliases[top] = top
+    def _in(self, node: ast.AST, children: list[ast.AST]) -> None:
+        outer = self.scope, self.bound
+        self.scope, self.bound = self.scopes[id(node)], [set()]
+        for child in children:
+            self.visit(child)
+        self.scope, self.bound = outer
 
-    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
-        module = node.module or ""
-        if node.level or not self.policy.admits(module):
-            self.refuse(node, f"import from '{'.' * node.level}{module}'")
-        for alias in node.names:
-            dotted = f"{module}.{alias.name}"
-            if alias.name != "*" and (alias.name.startswith("_") or _denied_api(dotted)):
-                self.refuse(node, f"import of '{dotted}'")
-            self.aliases[alias.asname or alias.name] = dotted
+    def block(self, statements: list[ast.stmt]) -> None:
+        self.bound.append(set())
+        for statement in statements:
+            self.visit(statement)
+            self.bound[-1] |= definite_bindings(statement)
+        self.bound.pop()
 
-    def visit_Name(self, node: ast.Name) -> None:
-        if node.id in FORBIDDEN_BUILTINS:
-            self.refuse(node, f"use of '{node.id}'")
+    def visit_Module(self, node: ast.Module) -> None:
+        outer, self.scope = self.scope, self.scopes[id(node)]
+        self.block(node.body)
+        self.scope = outer
 
-    def _dotted(self, node: ast.AST) -> str | None:
-        parts = []
-        while isinstance(node, ast.Attribute):
-            parts.append(node.attr)
-            node = node.value
-        if isinstance(node, ast.Name) and node.id in self.aliases:
-            return ".".join([self.aliases[node.id], *reversed(parts)])
-        return None
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        for child in [*node.decorator_list, *signature_expressions(node.args), *([node.returns] if node.returns else [])]:
+            self.visit(child)
+        outer = self.scope, self.bound
+        self.scope, self.bound = self.scopes[id(node)], []
+        self.block(node.body)
+        self.scope, self.bound = outer
 
-    def visit_Attribute(self, node: ast.Attribute) -> None:
-        name = node.attr
-        if (_is_dunder(name) and name not in ALLOWED_DUNDERS) or name in INTERPRETER_ATTRIBUTES:
-            self.refuse(node, f"attribute '{name}'")
-        dotted = self._dotted(node)
-        if dotted is not None and (_denied_api(dotted) or name.startswith("_")):
-            self.refuse(node, f"use of '{dotted}'")
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        for child in signature_expressions(node.args):
+            self.visit(child)
+        self._in(node, [node.body])
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        for child in [*node.decorator_list, *node.bases, *node.keywords]:
+            self.visit(child)
+        outer = self.scope, self.bound
+        self.scope, self.bound = self.scopes[id(node)], []
+        self.block(node.body)
+        self.scope, self.bound = outer
+
+    def comprehension_scope(self, node: ast.AST) -> None:
+        self._in(node, list(ast.iter_child_nodes(node)))
+
+    visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = comprehension_scope
+
+    def visit_Delete(self, node: ast.Delete) -> None:
+        for target in node.targets:
+            if isinstance(target, ast.Name):
+                for names in self.bound:
+                    names.discard(target.id)
         self.generic_visit(node)
 
+    def _binding(self, name: str) -> tuple[str, list[str]]:
+        """('import', dotted names), ('own', []) for a name the code binds itself, or ('builtin', []).
+
+        A function's own names always shadow the builtins. Module and class code falls back to the
+        builtins wherever its name is not bound yet, so there a name counts as the code's own only
+        where it is bound on every path to the use (`if __name__ == "__main__": input = ...; net(input)`).
+        """
+        scope, own = self.scope, True
+        while scope is not None:
+            if scope.kind == "class" and not own:
+                scope = scope.parent
+                continue
+            if name in scope.imports:
+                return "import", scope.imports[name]
+            if name in scope.names:
+                if scope.kind == "function" or (own and any(name in names for names in self.bound)):
+                    return "own", []
+                return "builtin", []
+            own = False
+            scope = scope.parent
+        return "builtin", []
+
+    def _judge_module(self, node: ast.AST, dotted: str) -> None:
+        reason = self.policy.judge(dotted)
+        if reason:
+            self.refuse(node, f"use of '{dotted}'", reason, dotted)
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if not isinstance(node.ctx, ast.Load):
+            return
+        kind, dotted_names = self._binding(node.id)
+        for dotted in dotted_names:
+            self._judge_module(node, dotted)
+        if kind == "builtin" and node.id in FORBIDDEN_BUILTINS:
+            self.refuse(node, f"use of '{node.id}'", FORBIDDEN_BUILTINS[node.id], f"builtin {node.id}")
+
+    def _module_chain(self, node: ast.AST) -> tuple[list[str], list[str]] | None:
+        """For `a.b.c` rooted at a name bound by imports: (dotted names it reaches, attribute names); else None."""
+        attributes = []
+        while isinstance(node, ast.Attribute):
+            attributes.append(node.attr)
+            node = node.value
+        if not isinstance(node, ast.Name):
+            return None
+        kind, roots = self._binding(node.id)
+        if kind != "import":
+            return None
+        attributes.reverse()
+        return [".".join([root, *attributes]) for root in roots], attributes
+
+    def _check_attribute_name(self, node: ast.AST, name: str) -> None:
+        if name in REFUSED_ATTRIBUTES:
+            self.refuse(node, f"attribute '{name}'", REFUSED_ATTRIBUTES[name], f"attribute {name}")
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        chain = self._module_chain(node)
+        if chain is None:
+            self._check_attribute_name(node, node.attr)
+            self.visit(node.value)
+            return
+        dotted_names, attributes = chain
+        for name in attributes:
+            self._check_attribute_name(node, name)
+            if name == MODULE_NAMESPACE:
+                self.refuse(node, f"attribute '{name}' of a module", _MODULE_NAMESPACE_REASON, f"attribute {name}")
+        for dotted in dotted_names:
+            self._judge_module(node, dotted)
+
     def visit_Call(self, node: ast.Call) -> None:
+        for keyword in node.keywords:
+            if keyword.arg == "eval_str" and not (isinstance(keyword.value, ast.Constant) and not keyword.value.value):
+                self.refuse(node, "eval_str=", "evaluates annotation strings as code (inspect.signature(f, eval_str=True))", "eval_str")
         if isinstance(node.func, ast.Name) and node.func.id in ATTRIBUTE_CALLS and len(node.args) >= 2:
-            name = node.args[1]
+            target, name = node.args[0], node.args[1]
             if isinstance(name, ast.Constant) and isinstance(name.value, str):
-                value = name.value
-                if (_is_dunder(value) and value not in ALLOWED_DUNDERS) or value in INTERPRETER_ATTRIBUTES:
-                    self.refuse(node, f"{node.func.id}(..., '{value}')")
+                self._check_attribute_name(node, name.value)
+                chain = self._module_chain(target)
+                if chain and name.value == MODULE_NAMESPACE:
+                    self.refuse(node, f"attribute '{name.value}' of a module", _MODULE_NAMESPACE_REASON, f"attribute {name.value}")
+                for dotted in chain[0] if chain else ():
+                    self._judge_module(node, f"{dotted}.{name.value}")
         self.generic_visit(node)
 
     def visit_Constant(self, node: ast.Constant) -> None:
-        if isinstance(node.value, str) and _is_dunder(node.value.strip()) and node.value.strip() not in ALLOWED_DUNDERS:
-            self.refuse(node, f"the string '{node.value.strip()[:40]}'")
+        if isinstance(node.value, str) and node.value.strip() in REFUSED_ATTRIBUTES:
+            name = node.value.strip()
+            self.refuse(node, f"the string '{name}'", REFUSED_ATTRIBUTES[name], f"attribute {name}")
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        if node.level:
+            self.refuse(node, f"relative import from '{'.' * node.level}{node.module or ''}'",
+                        "a candidate is a single file", "relative import")
+        if any(alias.name == "*" for alias in node.names) and node.module not in STAR_IMPORTS:
+            self.refuse(node, f"star import from '{node.module}'",
+                        "it binds names the check cannot see (from numpy import * binds numpy.load)", "star import")
 
 
 def _class_methods(node: ast.ClassDef) -> set[str]:
     return {item.name for item in node.body if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))}
 
 
-def _interface_problem(tree: ast.Module) -> str | None:
+def interface_problem(tree: ast.Module) -> str | None:
+    """Why a parsed file does not follow LEMUR's interface (Net, its methods, supported_hyperparameters), or None."""
     classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
     functions = {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
     assigned = {target.id for node in tree.body if isinstance(node, ast.Assign) for target in node.targets if isinstance(target, ast.Name)}
@@ -184,24 +253,42 @@ def _interface_problem(tree: ast.Module) -> str | None:
     return None
 
 
-def check_source(code: str | None, allowed_imports: Sequence[str], max_bytes: int = MAX_CODE_BYTES) -> StaticVerdict | None:
-    """None when `code` may run in the sandbox; otherwise the verdict that refuses it."""
+def check_tree(tree: ast.Module, policy: ImportPolicy) -> StaticVerdict | None:
+    """The policy and interface verdict on an already parsed file (None: it may run)."""
+    try:
+        _Checker(policy, build_scopes(tree)).visit(tree)
+    except _Refusal as refusal:
+        return StaticVerdict("forbidden", str(refusal), refusal.rule)
+    except RecursionError:
+        return StaticVerdict("forbidden", "code nested too deeply to check", "nesting")
+    problem = interface_problem(tree)
+    return StaticVerdict("interface_error", problem, "interface") if problem else None
+
+
+def parse_candidate(code: str | None, max_bytes: int = MAX_CODE_BYTES) -> ast.Module | StaticVerdict:
+    """The syntax tree of `code`, or the verdict that refuses it before any policy applies."""
     if code is None or not code.strip():
-        return StaticVerdict("no_code", "no code")
+        return StaticVerdict("no_code", "no code", "no code")
     size = len(code.encode("utf-8", "replace"))
     if size > max_bytes:
-        return StaticVerdict("forbidden", f"code is {size:,} bytes, more than the {max_bytes:,} allowed")
+        return StaticVerdict("forbidden", f"code is {size:,} bytes, more than the {max_bytes:,} allowed", "size")
     try:
-        tree = ast.parse(code, filename="<candidate>")
+        return ast.parse(code, filename="<candidate>")
     except SyntaxError as exc:
-        return StaticVerdict("syntax_error", f"line {exc.lineno}: {exc.msg}")
+        return StaticVerdict("syntax_error", f"line {exc.lineno}: {exc.msg}", "syntax")
     except (ValueError, RecursionError, MemoryError) as exc:
-        return StaticVerdict("syntax_error", f"unparsable: {type(exc).__name__}")
-    try:
-        _Checker(_ImportPolicy(allowed_imports)).visit(tree)
-    except _Refusal as refusal:
-        return StaticVerdict("forbidden", str(refusal))
-    except RecursionError:
-        return StaticVerdict("forbidden", "code nested too deeply to check")
-    problem = _interface_problem(tree)
-    return StaticVerdict("interface_error", problem) if problem else None
+        return StaticVerdict("syntax_error", f"unparsable: {type(exc).__name__}", "syntax")
+
+
+@lru_cache(maxsize=16)
+def policy_for(extra_imports: tuple[str, ...] = ()) -> ImportPolicy:
+    """The built-in policy extended by `extra_imports` (evaluation.allowed_imports), built once."""
+    return ImportPolicy(extra_imports)
+
+
+def check_source(code: str | None, extra_imports: Sequence[str] = (), max_bytes: int = MAX_CODE_BYTES) -> StaticVerdict | None:
+    """None when `code` may run in the sandbox; otherwise the verdict that refuses it."""
+    tree = parse_candidate(code, max_bytes)
+    if isinstance(tree, StaticVerdict):
+        return tree
+    return check_tree(tree, policy_for(tuple(extra_imports)))

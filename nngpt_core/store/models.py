@@ -133,9 +133,16 @@ class Lineage(Base):
     role: Mapped[str] = mapped_column(String(20))  # parent | skeleton | donor
 
 
+# Whose measurement an evaluation is: this project's sandbox, or a record LEMUR published (nn-dataset).
+EVALUATION_SOURCES = ("nngpt", "lemur")
+
+
 class Evaluation(Base):
     __tablename__ = "evaluations"
-    __table_args__ = (UniqueConstraint("architecture_id", "dataset", "recipe"),)
+    __table_args__ = (
+        UniqueConstraint("architecture_id", "dataset", "recipe"),
+        Index("ix_evaluations_source_dataset", "source", "dataset"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     architecture_id: Mapped[int] = mapped_column(ForeignKey("architectures.id", ondelete="CASCADE"), index=True)
@@ -155,6 +162,21 @@ class Evaluation(Base):
     structural_tokens: Mapped[list[Any] | None] = mapped_column()  # fingerprint of the forward pass
     versions: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    source: Mapped[str] = mapped_column(String(20), default="nngpt", server_default="nngpt")  # EVALUATION_SOURCES
+    epoch: Mapped[int | None] = mapped_column(Integer)  # LEMUR records: the epoch the accuracy was measured after
+    hyperparameters: Mapped[dict[str, Any] | None] = mapped_column()  # the values the model was trained with
+    transform: Mapped[str | None] = mapped_column(String(200))  # LEMUR records: the input transform (e.g. norm_64_flip)
+
+
+class LemurModel(Base):
+    """One model file of LEMUR's nn-dataset and the architecture its code normalizes to (exact copies share one)."""
+
+    __tablename__ = "lemur_models"
+
+    version: Mapped[str] = mapped_column(String(20), primary_key=True)  # nn-dataset release
+    name: Mapped[str] = mapped_column(String(300), primary_key=True)  # file name without .py
+    task: Mapped[str] = mapped_column(String(50))  # e.g. img-classification
+    architecture_id: Mapped[int] = mapped_column(ForeignKey("architectures.id", ondelete="CASCADE"), index=True)
 
 
 class Candidate(Base):

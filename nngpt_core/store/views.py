@@ -76,11 +76,21 @@ FROM counts
 _CYCLE_METRICS_0002 = _cycle_metrics(_COUNTS_0002, _COLUMNS_0002)
 CYCLE_METRICS = _cycle_metrics(_COUNTS_0004, _COLUMNS_0004)
 
-LEADERBOARD = """
+_LEADERBOARD_0002 = """
 CREATE VIEW leaderboard AS
 SELECT e.dataset, a.id AS architecture_id, a.name, a.origin, a.run_id, e.accuracy, e.train_loss,
     a.params, a.flops, e.duration_s, e.recipe,
     RANK() OVER (PARTITION BY e.dataset ORDER BY e.accuracy DESC) AS rank
+FROM evaluations e JOIN architectures a ON a.id = e.architecture_id
+WHERE e.status = 'ok' AND e.accuracy IS NOT NULL
+"""
+
+# 0005: evaluations carry their source (nngpt or lemur); ranks are per source and dataset.
+LEADERBOARD = """
+CREATE VIEW leaderboard AS
+SELECT e.source, e.dataset, a.id AS architecture_id, a.name, a.origin, a.run_id, e.accuracy, e.train_loss,
+    a.params, a.flops, e.duration_s, e.recipe, e.epoch,
+    RANK() OVER (PARTITION BY e.source, e.dataset ORDER BY e.accuracy DESC) AS rank
 FROM evaluations e JOIN architectures a ON a.id = e.architecture_id
 WHERE e.status = 'ok' AND e.accuracy IS NOT NULL
 """
@@ -171,11 +181,12 @@ DROP_ANALYST_VIEWS = tuple(f"DROP VIEW IF EXISTS {name}" for name in ANALYST_VIE
 DROP_VIEWS = ("DROP VIEW IF EXISTS leaderboard", "DROP VIEW IF EXISTS cycle_metrics")
 # The CREATE VIEW statements as of each revision that changed a view.
 _VIEWS_BY_REVISION = {
-    "0002": (_CYCLE_METRICS_0002, LEADERBOARD),
-    "0004": (CYCLE_METRICS, LEADERBOARD),
+    "0002": (_CYCLE_METRICS_0002, _LEADERBOARD_0002),
+    "0004": (CYCLE_METRICS, _LEADERBOARD_0002),
+    "0005": (CYCLE_METRICS, LEADERBOARD),
     "0006": (LINEAGE_EDGES, MEMORIZATION_BY_CYCLE, LEMUR_VS_GENERATED, TOP_NOVEL_ARCHITECTURES),
 }
-CREATE_VIEWS = _VIEWS_BY_REVISION["0004"]  # the latest cycle_metrics and leaderboard
+CREATE_VIEWS = _VIEWS_BY_REVISION["0005"]  # the latest cycle_metrics and leaderboard
 
 
 def views_at(revision: str) -> tuple[str, ...]:

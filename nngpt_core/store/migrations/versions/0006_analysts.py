@@ -6,7 +6,7 @@ dataset and recipe) and top_novel_architectures (admitted generated architecture
 store_identity holds one random id that keeps Prefect artifact keys of different stores apart.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 """
 
 import uuid
@@ -18,7 +18,7 @@ from alembic import op
 from nngpt_core.store.views import DROP_ANALYST_VIEWS, views_at
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
