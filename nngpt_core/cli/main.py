@@ -46,14 +46,21 @@ app.command("deploy")(deploy_commands.deploy)
 app.command("worker")(deploy_commands.worker)
 
 
+def describe_failure(exc: NngptError | DBAPIError) -> str:
+    """The one line the CLI prints for an error the user can act on (no SQL, no password)."""
+    if isinstance(exc, DBAPIError):  # the database went away or refused a statement mid-command
+        return f"error: database error: {first_line(exc.orig or exc)}"
+    return f"error: {exc}"
+
+
 def main() -> None:
     try:
         app()
     except NngptError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(describe_failure(exc), file=sys.stderr)
         sys.exit(exc.exit_code)
-    except DBAPIError as exc:  # the database went away mid-command: one line, no SQL, no password
-        print(f"error: database error: {first_line(exc.orig or exc)}", file=sys.stderr)
+    except DBAPIError as exc:
+        print(describe_failure(exc), file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
