@@ -79,7 +79,7 @@ class PrefectShardRuns:
                 raise ConnectionError(f"{type(exc).__name__}: {exc}") from exc
             raise
         return {
-            str(run.id): RunState(run.state.type.value, run.state.name or "")
+            str(run.id): RunState(run.state.type.value, run.state.name or "", run.state.message or "")
             for run in flow_runs if run.state is not None
         }
 

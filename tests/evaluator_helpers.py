@@ -13,6 +13,7 @@ from pathlib import Path
 from nngpt_core.config import EvaluationConfig
 from nngpt_core.evaluate import Evaluator
 from nngpt_core.sandbox.processes import leftover_pids
+from nngpt_core.sandbox.settings import UNPRIVILEGED_LAYERS
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HOSTILE = FIXTURES / "hostile"
@@ -20,9 +21,15 @@ EVALUATE = FIXTURES / "evaluate"
 CONTROL = EVALUATE / "small_cnn.py"
 
 
-def fast_config(**overrides) -> EvaluationConfig:
-    """Digits (8x8) with 200 training and 100 test images (10 per class): a candidate takes well under a second."""
+def fast_config(*, without: tuple[str, ...] = (), **overrides) -> EvaluationConfig:
+    """Digits (8x8) with 200 training and 100 test images (10 per class): a candidate takes well under a second.
+
+    `without`: layers a test switches off (Evaluator's disabled_layers), left out of sandbox.require
+    together with the default layers that depend on them, so the evaluator accepts the degraded sandbox."""
     settings = dict(dataset="digits", train_subset=200, test_subset=100, timeout_s=5, memory_limit_mb=512, workers=1)
+    if without:
+        lost = set(without) | ({"read-only-root"} if "mount-ns" in without else set())
+        settings["sandbox"] = {"require": [layer for layer in UNPRIVILEGED_LAYERS if layer not in lost]}
     settings.update(overrides)
     return EvaluationConfig(**settings)
 

@@ -54,3 +54,18 @@ def test_deployments_use_the_gpu_pool_and_importable_flows():
     compose = yaml.safe_load((ROOT / "docker/compose.yaml").read_text())
     assert "gpu" in compose["services"]["gpu-worker"]["command"]
     assert deployment_pools(ROOT / "deployments/prefect.yaml") == ["gpu"]  # the pools `nngpt deploy` creates
+
+
+def test_the_worker_fails_closed_and_gets_the_privileges_the_layers_need():
+    from nngpt_core.config import config_from_dict
+
+    text = (ROOT / "docker/Dockerfile").read_text()
+    assert re.search(r"NNGPT_SANDBOX_REQUIRE=all\b", text)
+    worker = yaml.safe_load((ROOT / "docker/compose.yaml").read_text())["services"]["gpu-worker"]
+    assert worker["user"] == "root" and worker["cap_add"] == ["SYS_ADMIN"]
+    assert set(worker["security_opt"]) == {"apparmor=unconfined", "systempaths=unconfined"}
+    spec = yaml.safe_load((ROOT / "deployments/prefect.yaml").read_text())
+    for deployment in spec["deployments"]:
+        config = deployment.get("parameters", {}).get("config")
+        if config is not None:
+            assert config_from_dict(config).evaluation.sandbox.require == "all", deployment["name"]

@@ -47,10 +47,11 @@ MIN_HEARTBEAT_PERIOD_S = 30.0  # Prefect's shortest heartbeat frequency; a short
 
 @dataclass(frozen=True)
 class RunState:
-    """A run's state as the orchestrator reports it: the type (Prefect's StateType value) and the name."""
+    """A run's state as the orchestrator reports it: the type (Prefect's StateType value), the name and its message."""
 
     type: str
     name: str = ""
+    message: str = ""
 
 
 class ShardRuns(Protocol):
@@ -191,8 +192,8 @@ def _why_rerun(
             return None
         return (f"completed but left {len(left)} candidates unevaluated (does its worker use the same store? "
                 "set NNGPT_DATABASE_URL there)")
-    if state.type in (FAILED, CRASHED):
-        return f"ended {_name(state)}"
+    if state.type in (FAILED, CRASHED):  # the message says why (e.g. the worker's sandbox refused: a missing layer)
+        return f"ended {_name(state)}" + (f" ({' '.join(state.message.split())})" if state.message else "")
     if state.type in (CANCELLED, CANCELLING):
         raise NngptError(f"evaluation shard {current.index}: {describe(current)} was cancelled; the cycle stops "
                          "(continue it with nngpt run --resume RUN)")
