@@ -16,8 +16,9 @@ table" or a SQL syntax error, which no retry can fix. The cause is read from wha
 - PostgreSQL: the SQLSTATE of the error (psycopg2's `pgcode`): class 08 (connection exception),
   53 (insufficient resources: disk full, out of memory, too many connections), 57P01-57P03 (the
   server shutting down or starting), 40001/40P01 (serialization failure, deadlock) and 55P03 (lock
-  timeout). Errors without a SQLSTATE come from libpq, not the server: a refused, reset or closed
-  connection. Class 42 (undefined table, syntax error) and every other SQLSTATE is a bug.
+  timeout). Errors without a SQLSTATE come from libpq: a refused, reset or closed connection, except
+  the server's refusals at login (a wrong password, a database or role that does not exist). Class
+  42 (undefined table, syntax error) and every other SQLSTATE is a bug.
 - The operating system: a refused, reset or aborted connection, a timeout, a full disk (ENOSPC),
   a broken worker pool or pipe, and CUDA errors.
 
@@ -53,6 +54,8 @@ _PG_CODE_CAUSES = {
     "40P01": "deadlock",
     "55P03": "lock timeout",  # lock_not_available
 }
+# libpq reports a server's refusal at connect time without a SQLSTATE; no retry changes the answer
+_LIBPQ_REFUSALS = ("password authentication failed", "no password supplied", "does not exist", "no pg_hba.conf entry")
 _OS_CAUSES = {
     errno.ENOSPC: "disk full",
     errno.EDQUOT: "disk quota exceeded",
@@ -76,6 +79,8 @@ def _driver_cause(orig: BaseException) -> str | None:
         if pgcode is None:  # libpq's own error: refused, reset or closed connection, no server answer
             import psycopg2
 
+            if any(marker in str(orig) for marker in _LIBPQ_REFUSALS):
+                return None  # the server answered, and said no: a wrong URL or password, not a fault
             return "connection lost" if isinstance(orig, (psycopg2.OperationalError, psycopg2.InterfaceError)) else None
         return _PG_CODE_CAUSES.get(pgcode) or _PG_CLASS_CAUSES.get(pgcode[:2])
     return None

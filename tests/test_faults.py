@@ -133,6 +133,16 @@ def test_postgresql_connection_refused_is_infrastructure():
     assert infrastructure_cause(exc) == "connection lost"
 
 
+def test_a_wrong_password_or_database_is_not_retried(postgres):
+    url = postgres.create_user_database("fault_user", "right-password", "fault_db")
+    wrong = url.replace("right-password", "wrong-password")
+    exc = execute(wrong, "SELECT 1")
+    assert "password authentication failed" in str(exc) and infrastructure_cause(exc) is None
+    missing = execute(url.replace("/fault_db", "/no_such_db"), "SELECT 1")
+    assert "does not exist" in str(missing) and infrastructure_cause(missing) is None
+    assert execute(url, "SELECT 1") is None  # the right password works
+
+
 def test_postgresql_terminated_connection_is_infrastructure(postgres_url):
     store = open_store(postgres_url)
     try:
