@@ -13,6 +13,7 @@ import sys
 import typer
 from sqlalchemy.exc import DBAPIError
 
+from nngpt_core.cli import config as config_commands
 from nngpt_core.cli import corpus as corpus_commands
 from nngpt_core.cli import db as db_commands
 from nngpt_core.cli.doctor import doctor
@@ -32,6 +33,7 @@ app = typer.Typer(
 )
 app.add_typer(db_commands.db_app, name="db")
 app.add_typer(corpus_commands.corpus_app, name="corpus")
+app.add_typer(config_commands.config_app, name="config")
 app.command("import")(db_commands.import_architectures)
 app.command("eval")(evaluate_files)
 app.command("doctor")(doctor)
