@@ -65,7 +65,7 @@ def test_dask_backend_evaluates_each_candidate_once_on_dask_workers(prefect_harn
     ids = _stored_candidates(url)
     _store.cache_clear()
 
-    run_evaluation(cfg, shard(ids, cfg.orchestration.shard_size), label="r1c0")
+    run_evaluation(cfg, shard(ids, cfg.orchestration.shard_size), run_id=1, index=0)
 
     # the shard tasks opened the store in the Dask worker processes, never in this one
     assert _store.cache_info().currsize == 0

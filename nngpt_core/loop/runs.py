@@ -63,6 +63,15 @@ def stored_config(store: Store, run_id: int) -> RunConfig:
         return config_from_dict(run.config, origin=f"run {run_id} config")
 
 
+def run_created_at(store: Store, run_id: int) -> datetime:
+    """When the run was started (with its id, it names the run's Prefect runs across stores)."""
+    with store.session() as session:
+        run = session.get(Run, run_id)
+        if run is None:
+            raise NngptError(f"run {run_id} not found")
+        return run.created_at
+
+
 def set_run_status(store: Store, run_id: int, status: str, cycles: int | None = None) -> None:
     with store.session() as session:
         run = session.get(Run, run_id)
