@@ -85,7 +85,6 @@ def test_a_database_password_appears_nowhere(echo_model, postgres, tmp_path):
         result = run_nngpt(*args, "--config", str(config), env=env, timeout=900)
         assert result.returncode == 0, f"nngpt {' '.join(args)}: {result.stderr[-3000:]}"
         outputs[" ".join(args)] = result.stdout + result.stderr
-    assert "ok=" in outputs["db stats"] or "runs" in outputs["db stats"]
 
     leaks = [f"output of nngpt {name}" for name, text in outputs.items() if password in text]
     files = file_texts(tmp_path, skip={config})
