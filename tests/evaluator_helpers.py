@@ -50,3 +50,34 @@ def assert_sandbox_clean(evaluator: Evaluator) -> None:
         assert list(Path(worker.scratch_root).iterdir()) == [], "a candidate's scratch directory was left behind"
     assert sorted(p.name for p in Path(pool.base_dir).glob("worker-*-*")) == sorted(
         Path(worker.work_dir).name for worker in pool.workers), "a replaced worker's directory was left behind"
+
+
+def pending_candidates(url: str, codes: list[str], run_name: str = "test") -> list[int]:
+    """A migrated store with a run, its cycle 0 and one pending candidate per code, each its own
+    architecture, as the prepare stage leaves them for evaluation; returns the candidate ids."""
+    from nngpt_core.store.engine import open_store
+    from nngpt_core.store.migrate import upgrade
+    from nngpt_core.store.models import Candidate, Cycle, Run
+    from nngpt_core.store.repo import add_architecture
+
+    store = open_store(url)
+    upgrade(store)
+    with store.session() as session:
+        run = Run(name=run_name, base_model="none", dataset="digits")
+        session.add(run)
+        session.flush()
+        cycle = Cycle(run_id=run.id, index=0)
+        session.add(cycle)
+        session.flush()
+        ids = []
+        for index, code in enumerate(codes):
+            architecture, created = add_architecture(session, code, name=f"{run_name}{index}", origin="generated",
+                                                     run_id=run.id, cycle_id=cycle.id, in_corpus=False)
+            assert created, "the codes must be distinct architectures"
+            candidate = Candidate(run_id=run.id, cycle_id=cycle.id, index=index, prompt="p", completion="c",
+                                  code=code, architecture_id=architecture.id)
+            session.add(candidate)
+            session.flush()
+            ids.append(candidate.id)
+    store.dispose()
+    return ids

@@ -20,10 +20,8 @@ import pytest
 from sqlalchemy import func, select
 
 from nngpt_core.store.engine import open_store
-from nngpt_core.store.migrate import upgrade
-from nngpt_core.store.models import Candidate, Cycle, Evaluation, Run
-from nngpt_core.store.repo import add_architecture
-from tests.evaluator_helpers import EVALUATE
+from nngpt_core.store.models import Candidate, Evaluation
+from tests.evaluator_helpers import EVALUATE, pending_candidates
 
 PROCESSES = 3
 SOURCES = [EVALUATE / "small_cnn.py", EVALUATE / "lemur_spellings.py"]
@@ -56,36 +54,11 @@ CHILD = textwrap.dedent('''
 ''')
 
 
-def pending_candidates(url: str) -> list[int]:
-    """A run, a cycle and one pending candidate per source (each its own architecture), as `prepare` leaves them."""
-    store = open_store(url)
-    upgrade(store)
-    with store.session() as session:
-        run = Run(name="twice", base_model="none", dataset="digits")
-        session.add(run)
-        session.flush()
-        cycle = Cycle(run_id=run.id, index=0)
-        session.add(cycle)
-        session.flush()
-        ids = []
-        for index, path in enumerate(SOURCES):
-            code = path.read_text()
-            architecture, _ = add_architecture(session, code, name=path.stem, origin="generated", run_id=run.id,
-                                               cycle_id=cycle.id, in_corpus=False)
-            candidate = Candidate(run_id=run.id, cycle_id=cycle.id, index=index, prompt="p", completion="c", code=code,
-                                  architecture_id=architecture.id)
-            session.add(candidate)
-            session.flush()
-            ids.append(candidate.id)
-    store.dispose()
-    return ids
-
-
 @pytest.mark.timeout(900)
 def test_three_processes_evaluating_the_same_candidates_store_each_once(store_url, tmp_path: Path):
     import json
 
-    ids = pending_candidates(store_url)
+    ids = pending_candidates(store_url, [path.read_text() for path in SOURCES])
     barrier = tmp_path / "barrier"
     barrier.mkdir()
     children = [subprocess.Popen([sys.executable, "-c", CHILD, store_url, json.dumps(ids), str(barrier), str(PROCESSES)],
