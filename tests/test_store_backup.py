@@ -156,3 +156,36 @@ def test_backup_round_trips_a_real_run_and_the_restored_store_resumes(source_kin
         assert min(c.id for c in candidates) > highest  # new ids after the restored ones (PostgreSQL sequences)
         assert session.scalar(select(func.count()).select_from(Candidate)) == len(before["candidates"]) + 4
     store.dispose()
+
+
+def test_the_seed_corpus_round_trips_on_each_database(store_url, tmp_path, request):
+    """Without a run: the imported seeds with their signatures and LSH band keys, into an empty store of the same kind."""
+    env = loop_env(tmp_path)
+    seeds = str(Path(__file__).resolve().parent.parent / "nngpt_core" / "corpus" / "seeds")
+    nngpt("import", seeds, "--db", store_url, env=env)
+    archive = tmp_path / "seeds.tar.gz"
+    nngpt("db", "export", "--all", "--out", str(archive), "--db", store_url, env=env)
+    kind = "sqlite" if store_url.startswith("sqlite") else "postgresql"
+    target = new_url(kind, "seeds_target", tmp_path, request.getfixturevalue("postgres") if kind == "postgresql" else None)
+    said = nngpt("db", "load", str(archive), "--adapters-dir", str(tmp_path / "adapters"), "--db", target, env=env)
+    before, after = table_rows(store_url), table_rows(target)
+    assert len(before["architectures"]) >= 40 and len(before["lsh_bands"]) > len(before["architectures"])
+    assert after == before and "0 adapters" in said
+
+
+def test_backup_mistakes_are_one_line_and_change_nothing(sqlite_url, tmp_path):
+    env = loop_env(tmp_path)
+    not_an_archive = tmp_path / "notes.txt"
+    not_an_archive.write_text("hello")
+    cases = [
+        (["db", "export", "--all", "--db", sqlite_url], "--all writes an archive: give --out FILE"),
+        (["db", "export", "--all", "--run", "1", "--out", str(tmp_path / "x.tar.gz"), "--db", sqlite_url],
+         "give either --run RUN"),
+        (["db", "load", str(tmp_path / "missing.tar.gz"), "--db", sqlite_url], "no such backup file"),
+        (["db", "load", str(not_an_archive), "--db", sqlite_url], "not a readable backup"),
+    ]
+    for args, message in cases:
+        result = run_nngpt(*args, env=env)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode != 0 and len(lines) == 1 and message in lines[0], (args, result.stderr)
+    assert not (tmp_path / "x.tar.gz").exists() and not Path(sqlite_url.removeprefix("sqlite:///")).exists()

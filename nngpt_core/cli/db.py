@@ -23,7 +23,7 @@ from rich.table import Table
 from nngpt_core.cli.common import ConfigOption, DbOption, connect, load
 from nngpt_core.errors import NngptError
 from nngpt_core.store import migrate
-from nngpt_core.store.backup import export_store, load_store
+from nngpt_core.store.backup import export_store, load_store, read_backup_manifest
 from nngpt_core.store.engine import open_store
 from nngpt_core.store.repo import export_candidates, import_paths, origin_counts, run_summaries, table_counts
 
@@ -111,6 +111,7 @@ def load_backup(
 ) -> None:
     """Load a backup into an empty store (ids kept: nngpt run --resume RUN continues its runs)."""
     cfg = load(config, db)
+    read_backup_manifest(archive)  # a wrong file fails before the store is opened (or an SQLite file created)
     store = open_store(cfg.store.resolved_url())
     target = adapters_dir or (cfg.sft.output_dir if cfg.sft.output_dir.is_absolute()
                               else cfg.store.resolved_data_dir() / cfg.sft.output_dir)

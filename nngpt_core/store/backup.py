@@ -227,15 +227,24 @@ def _reset_sequences(store: Store, tables: list[Table]) -> None:
                     f"COALESCE((SELECT max(id) FROM {table.name}), 0) + 1, false)"))
 
 
-def load_store(store: Store, archive_path: Path, adapters_dir: Path, progress: Progress | None = None) -> BackupReport:
-    """Load the archive into the empty `store`; adapter files go under `adapters_dir`. Returns what was loaded."""
+def _open_backup(archive_path: Path) -> tarfile.TarFile:
     if not archive_path.is_file():
         raise NngptError(f"{archive_path}: no such backup file")
     try:
-        archive = tarfile.open(archive_path, "r:gz")
+        return tarfile.open(archive_path, "r:gz")
     except (tarfile.TarError, OSError) as exc:
         raise NngptError(f"{archive_path}: not a readable backup ({type(exc).__name__})") from None
-    with archive:
+
+
+def read_backup_manifest(archive_path: Path) -> dict[str, Any]:
+    """The archive's manifest; NngptError (one line) when the file is missing or not an nngpt backup."""
+    with _open_backup(archive_path) as archive:
+        return _read_manifest(archive, archive_path)
+
+
+def load_store(store: Store, archive_path: Path, adapters_dir: Path, progress: Progress | None = None) -> BackupReport:
+    """Load the archive into the empty `store`; adapter files go under `adapters_dir`. Returns what was loaded."""
+    with _open_backup(archive_path) as archive:
         manifest = _read_manifest(archive, archive_path)
         revision = manifest["revision"]
         _check_empty(store)
