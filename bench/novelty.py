@@ -28,20 +28,24 @@ from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
 
-import numpy as np
-from datasketch import MinHashLSH
-from rich.console import Console
-from rich.progress import track
-from rich.table import Table
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: bench/ is on the path, the checkout is not
+    sys.path.insert(0, str(ROOT))
 
-from nngpt_core.config import NoveltyConfig
-from nngpt_core.novelty.bulk import bulk_insert
-from nngpt_core.novelty.index import LshIndex
-from nngpt_core.novelty.signature import MinHashSignature, lexical_settings, lsh_parameters, token_signature
-from nngpt_core.store.engine import open_store
-from nngpt_core.store.migrate import upgrade
-from nngpt_core.store.models import utcnow
-from nngpt_core.store.throwaway_pg import ThrowawayPostgres
+import numpy as np  # noqa: E402
+from datasketch import MinHashLSH  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.progress import track  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from nngpt_core.config import NoveltyConfig  # noqa: E402
+from nngpt_core.novelty.bulk import bulk_insert  # noqa: E402
+from nngpt_core.novelty.index import LshIndex  # noqa: E402
+from nngpt_core.novelty.signature import MinHashSignature, lexical_settings, lsh_parameters, token_signature  # noqa: E402
+from nngpt_core.store.engine import open_store  # noqa: E402
+from nngpt_core.store.migrate import upgrade  # noqa: E402
+from nngpt_core.store.models import utcnow  # noqa: E402
+from tests.throwaway_pg import ThrowawayPostgres  # noqa: E402
 
 LAYERS = (
     "Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d", "AvgPool2d", "Linear", "Dropout", "GELU", "SiLU", "LayerNorm",

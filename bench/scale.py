@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nngpt-bench-scale-")))
         if args.postgres:
-            from nngpt_core.store.throwaway_pg import ThrowawayPostgres
+            from tests.throwaway_pg import ThrowawayPostgres
 
             pg = stack.enter_context(ThrowawayPostgres())
             backend = "PostgreSQL, throwaway on loopback"

@@ -30,12 +30,12 @@ from tasks.labels import is_subflow, name_flow_run
 from tasks.policy import store_at
 
 
-def run_evaluation(config: RunConfig, shards: list[list[int]], label: str) -> None:
+def run_evaluation(config: RunConfig, shards: list[list[int]], run_id: int, index: int) -> None:
     backend = config.orchestration.evaluation_backend
     if backend == "pool":
         from tasks.pool import evaluate_on_pool
 
-        evaluate_on_pool(config, shards, label)
+        evaluate_on_pool(config, shards, run_id, index)
     elif backend == "dask":
         from tasks.dask_runner import evaluate_on_dask
 
@@ -60,7 +60,7 @@ def run_stages(config: RunConfig, run_id: int, index: int) -> int:
     shards = stages.shard(ready, config.orchestration.shard_size)
     logger.info("cycle %d: evaluating %d candidates in %d shards (%s backend)", index, len(ready), len(shards),
                 config.orchestration.evaluation_backend)
-    run_evaluation(config, shards, label=f"r{run_id}c{index}")
+    run_evaluation(config, shards, run_id, index)
     stage.admit(config, cycle_id)
     stage.select_pairs(config, cycle_id)
     stage.finetune(config, cycle_id)

@@ -14,6 +14,8 @@ LIBRARY_LOGGERS = ("nngpt", "nngpt_core")
 def quiet_prefect_defaults() -> None:
     """Local runs: no telemetry, and the library's own progress lines in Prefect's console log."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # the ephemeral server gets 20 s by default to answer: too few on a busy machine importing torch beside it
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", ",".join(LIBRARY_LOGGERS))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

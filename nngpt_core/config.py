@@ -18,12 +18,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator
+from pydantic import (
+    AfterValidator, BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_serializer, field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_core import to_jsonable_python
 
 from nngpt_core.data.names import DATASET_NAMES
 from nngpt_core.errors import ConfigError
+from nngpt_core.sandbox.settings import LAYERS, UNPRIVILEGED_LAYERS
 
 DATABASE_URL_ENV = "NNGPT_DATABASE_URL"
 DATA_DIR_ENV = "NNGPT_DATA_DIR"
@@ -122,6 +126,24 @@ class GenerationConfig(Section):
         return value
 
 
+class SandboxConfig(Section):
+    require: list[str] | Literal["all"] = Field(
+        default_factory=lambda: list(UNPRIVILEGED_LAYERS),
+        description="Sandbox layers a candidate must get, else evaluation refuses to start (a list of names from `nngpt doctor`, or all). "
+                    "Default: every layer an unprivileged Linux user gets (all but uid-drop and rlimit-processes, which need root); "
+                    "all on the pool and dask backends. NNGPT_SANDBOX_REQUIRE on a machine adds to it.",
+    )
+
+    @field_validator("require")
+    @classmethod
+    def _known_layers(cls, value: list[str] | str) -> list[str] | str:
+        if isinstance(value, list):
+            unknown = sorted(set(value) - set(LAYERS))
+            if unknown:
+                raise ValueError(f"unknown sandbox layers {', '.join(unknown)} (known: {', '.join(LAYERS)})")
+        return value
+
+
 class EvaluationConfig(Section):
     dataset: Literal[DATASET_NAMES] = Field("digits32", description="Dataset from the registry (docs/datasets.md); digits and digits32 are bundled, the others need their files in data_dir.")
     data_dir: Path = Field(Path("data"), description="Directory holding torchvision datasets.")
@@ -164,6 +186,7 @@ class EvaluationConfig(Section):
         description="Modules candidates may import beyond the built-in static-check policy (docs/evaluation.md), e.g. ['tqdm']; "
         "each entry admits that module and its public members. Names the policy refuses for a reason (os, subprocess, torch.hub, ...) cannot be added.",
     )
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig, description="What the sandbox must provide.")
 
     @field_validator("allowed_imports")
     @classmethod
@@ -224,6 +247,11 @@ class StoreConfig(Section):
             validate_database_url(value)
         return value
 
+    @field_serializer("url", when_used="json")
+    def _url_without_password(self, value: str | None) -> str | None:
+        """As JSON (Prefect parameters, the run's stored config, exports) the password is masked, never written."""
+        return None if value is None else mask_url(value)
+
     def resolved_data_dir(self) -> Path:
         return Path(os.environ.get(DATA_DIR_ENV) or self.data_dir)
 
@@ -231,6 +259,7 @@ class StoreConfig(Section):
         url = os.environ.get(DATABASE_URL_ENV) or self.url
         if url:
             validate_database_url(url, source=DATABASE_URL_ENV if os.environ.get(DATABASE_URL_ENV) else "store.url")
+            url = without_masked_password(url)
         else:
             url = f"sqlite:///{(self.resolved_data_dir() / 'nngpt.db').resolve()}"
         return mask_url(url) if masked else url
@@ -263,6 +292,14 @@ class RunConfig(Section):
     store: StoreConfig = Field(default_factory=StoreConfig, description="Results store.")
     orchestration: OrchestrationConfig = Field(default_factory=OrchestrationConfig, description="How Prefect runs the stages.")
 
+    @model_validator(mode="after")
+    def _remote_evaluation_requires_every_layer(self) -> RunConfig:
+        """Shards on other machines (pool, dask) require every sandbox layer unless the config says otherwise."""
+        sandbox = self.evaluation.sandbox
+        if self.orchestration.evaluation_backend != "local" and "require" not in sandbox.model_fields_set:
+            sandbox.require = "all"
+        return self
+
 
 _DRIVERS = ("sqlite", "postgresql")
 
@@ -283,6 +320,9 @@ def validate_database_url(url: str, source: str = "store.url") -> None:
         raise ConfigError(f"{source}: PostgreSQL URL names no database")
 
 
+MASKED_PASSWORD = "***"
+
+
 def mask_url(url: str) -> str:
     """The URL with its password replaced by ***, safe for logs."""
     from sqlalchemy.engine import make_url
@@ -291,6 +331,18 @@ def mask_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # an unparsable URL may still contain a secret: show nothing of it
         return "<unparsable database URL>"
+
+
+def without_masked_password(url: str) -> str:
+    """A URL whose password was masked (a config that travelled as JSON) without it: libpq then takes the
+    password from PGPASSWORD or ~/.pgpass, and NNGPT_DATABASE_URL overrides the whole URL."""
+    from sqlalchemy.engine import URL, make_url
+
+    parsed = make_url(url)
+    if parsed.password != MASKED_PASSWORD:
+        return url
+    unmasked = URL.create(parsed.drivername, parsed.username, None, parsed.host, parsed.port, parsed.database, parsed.query)
+    return unmasked.render_as_string(hide_password=False)
 
 
 def _format_validation_error(exc: ValidationError, origin: str) -> str:

@@ -1,16 +1,27 @@
-"""The retry policy shared by all stage tasks: retries with backoff for infrastructure faults only."""
+"""The retry policy shared by all stage tasks: retries with backoff for infrastructure faults only.
+
+    @task(name="generate", **STAGE_TASK_OPTIONS)
+    def generate(cfg, cycle_id): ...
+
+What counts as an infrastructure fault is decided by its cause (nngpt_core.faults): a dropped
+connection or a locked database is retried, a missing table or a SQL syntax error fails at once.
+"""
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
 from nngpt_core.config import RunConfig, StoreConfig
-from nngpt_core.faults import is_infrastructure_fault
+from nngpt_core.errors import first_line
+from nngpt_core.faults import infrastructure_cause
 from nngpt_core.store.engine import Store, open_store
 from nngpt_core.store.migrate import ensure_current
+
+log = logging.getLogger("nngpt.loop")
 
 
 def retry_on_infrastructure_fault(task, task_run, state) -> bool:
@@ -18,7 +29,10 @@ def retry_on_infrastructure_fault(task, task_run, state) -> bool:
     try:
         state.result()
     except Exception as exc:  # the task's own exception, re-raised by the failed state
-        return is_infrastructure_fault(exc)
+        cause = infrastructure_cause(exc)
+        if cause is not None:
+            log.warning("%s: %s (%s), an infrastructure fault: retrying", task.name, cause, first_line(exc))
+        return cause is not None
     return False
 
 

@@ -13,6 +13,12 @@ Crashed and starts the shard again. The shard deadline (orchestration.shard_time
 everything else: a run past it (still Scheduled/Pending, or dead before its second heartbeat) is
 marked Crashed and started again too, until orchestration.shard_attempts runs are spent. (Prefect's own answer, the "Detect Zombie Flows" automation, needs setting up on
 the server; this check needs nothing but the events API.)
+
+A dead driver: when the process running the cycle dies, its shard runs go on. Each carries the tags
+of its run and cycle (`shard_tags`); `nngpt run --resume` finds the ones not finished and adopts
+them (run_shards waits for them and starts nothing for their candidates). A shard declared dead that
+was alive after all stores nothing twice: the first result stored for an architecture wins
+(nngpt_core.loop.evaluation.store_first_result).
 """
 
 from __future__ import annotations
@@ -27,7 +33,8 @@ from prefect.cache_policies import NO_CACHE
 from nngpt_core.config import RunConfig
 from nngpt_core.errors import NngptError
 from nngpt_core.loop import stages
-from nngpt_core.loop.shards import RunState, run_shards
+from nngpt_core.loop.runs import run_created_at
+from nngpt_core.loop.shards import OrphanRun, RunState, run_shards, shard_number, shard_tags
 from tasks.policy import store_for
 
 HEARTBEAT_EVENT = "prefect.flow-run.heartbeat"
@@ -45,11 +52,15 @@ def _transient(exc: Exception) -> bool:
 
 
 class PrefectShardRuns:
-    """`ShardRuns` on a Prefect server: flow runs of the evaluate deployment, read back with the client."""
+    """`ShardRuns` on a Prefect server: flow runs of the evaluate deployment, read back with the client.
 
-    def __init__(self, cfg: RunConfig):
+    `tags` (nngpt_core.loop.shards.shard_tags) mark every run started here as a shard of one cycle
+    of one run, so that `tagged` finds them again from another process (a resumed driver)."""
+
+    def __init__(self, cfg: RunConfig, tags: list[str] | None = None):
         self.deployment = cfg.orchestration.evaluate_deployment
-        self.config_json = cfg.model_dump(mode="json")
+        self.config_json = cfg.model_dump(mode="json")  # the database password masked (StoreConfig)
+        self.tags = list(tags or ["nngpt", "nngpt-shard"])
 
     def start(self, name: str, candidate_ids: list[int]) -> str:
         from prefect.deployments import run_deployment
@@ -60,9 +71,25 @@ class PrefectShardRuns:
             flow_run_name=name,
             timeout=0,  # start it and return: run_shards waits for all shards together
             as_subflow=True,
-            tags=["nngpt", "nngpt-shard"],
+            tags=self.tags,
         )
         return str(flow_run.id)
+
+    def tagged(self) -> list[OrphanRun]:
+        """Every flow run carrying all of this cycle's tags, whatever its state, oldest first."""
+        from prefect.client.orchestration import get_client
+        from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+        from prefect.client.schemas.sorting import FlowRunSort
+
+        found: list[OrphanRun] = []
+        with get_client(sync_client=True) as client:
+            while True:
+                page = client.read_flow_runs(flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=self.tags)),
+                                             sort=FlowRunSort.EXPECTED_START_TIME_ASC, limit=200, offset=len(found))
+                found += [OrphanRun(str(run.id), run.name, [int(i) for i in (run.parameters or {}).get("candidate_ids") or []],
+                                    run.state.type.value if run.state else "UNKNOWN") for run in page]
+                if len(page) < 200:
+                    return found
 
     def states(self, run_ids: list[str]) -> dict[str, RunState]:
         from prefect.client.orchestration import get_client
@@ -79,7 +106,7 @@ class PrefectShardRuns:
                 raise ConnectionError(f"{type(exc).__name__}: {exc}") from exc
             raise
         return {
-            str(run.id): RunState(run.state.type.value, run.state.name or "")
+            str(run.id): RunState(run.state.type.value, run.state.name or "", run.state.message or "")
             for run in flow_runs if run.state is not None
         }
 
@@ -136,18 +163,26 @@ def check_pool(cfg: RunConfig) -> None:
 
 
 @task(name="evaluate-on-pool", cache_policy=NO_CACHE, persist_result=False)
-def evaluate_on_pool(cfg: RunConfig, shards: list[list[int]], label: str) -> dict:
+def evaluate_on_pool(cfg: RunConfig, shards: list[list[int]], run_id: int, cycle_index: int) -> dict:
     """Send each shard to the evaluate deployment, wait for all of them, rerun the crashed ones.
 
-    No task retries: a retry would start shards again while the first ones may still run.
+    Shard runs that an earlier driver of this cycle left running (it was killed; this is
+    `nngpt run --resume`) are adopted, not started again. No task retries: a retry would start
+    shards again while the first ones may still run.
     """
-    pending = partial(stages.unevaluated, store_for(cfg))
+    store = store_for(cfg)
+    pending = partial(stages.unevaluated, store)
     todo = [left for part in shards if (left := pending(part))]
+    runs = PrefectShardRuns(cfg, shard_tags(run_id, run_created_at(store, run_id), cycle_index))
+    earlier = runs.tagged()
+    numbers = [number[0] for run in earlier if (number := shard_number(run.name))]
     report = run_shards(
-        todo, PrefectShardRuns(cfg), pending,
+        todo, runs, pending,
         timeout_s=cfg.orchestration.shard_timeout_s,
         attempts=cfg.orchestration.shard_attempts,
-        label=label,
+        label=f"r{run_id}c{cycle_index}",
+        orphans=earlier,
+        first_index=max(numbers, default=-1) + 1,
         heartbeat_misses=HEARTBEAT_MISSES,
         poll_s=POLL_S,
     )

@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from flows.local import quiet_prefect_defaults
 from nngpt_core.store.engine import Store, open_store
 from nngpt_core.store.migrate import upgrade
-from nngpt_core.store.throwaway_pg import ThrowawayPostgres
+from tests.throwaway_pg import ThrowawayPostgres, create_role_and_database
 
 TEST_DB_ENV = "NNGPT_TEST_DATABASE_URL"
 _db_counter = itertools.count()
@@ -44,19 +44,26 @@ class ExternalPostgres:
     def __init__(self, url: str):
         self.base = make_url(url)
 
+    def _admin(self) -> dict:
+        return dict(host=self.base.host, port=self.base.port or 5432, user=self.base.username,
+                    password=self.base.password, dbname=self.base.database or "postgres")
+
     def create_database(self, name: str) -> str:
         import psycopg2
 
-        conn = psycopg2.connect(
-            host=self.base.host, port=self.base.port or 5432, user=self.base.username,
-            password=self.base.password, dbname=self.base.database or "postgres",
-        )
+        conn = psycopg2.connect(**self._admin())
         conn.autocommit = True
         with conn.cursor() as cur:
             cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             cur.execute(f'CREATE DATABASE "{name}"')
         conn.close()
         return self.base.set(drivername="postgresql+psycopg2", database=name).render_as_string(hide_password=False)
+
+    def create_user_database(self, user: str, password: str, database: str) -> str:
+        """A role with `password` and a database it owns (whether the password is checked is the server's pg_hba)."""
+        create_role_and_database(self._admin(), user, password, database)
+        return self.base.set(drivername="postgresql+psycopg2", username=user, password=password,
+                             database=database).render_as_string(hide_password=False)
 
     def restart(self) -> None:
         pytest.skip("cannot restart an external PostgreSQL server")

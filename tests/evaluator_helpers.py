@@ -13,6 +13,7 @@ from pathlib import Path
 from nngpt_core.config import EvaluationConfig
 from nngpt_core.evaluate import Evaluator
 from nngpt_core.sandbox.processes import leftover_pids
+from nngpt_core.sandbox.settings import UNPRIVILEGED_LAYERS
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HOSTILE = FIXTURES / "hostile"
@@ -20,9 +21,15 @@ EVALUATE = FIXTURES / "evaluate"
 CONTROL = EVALUATE / "small_cnn.py"
 
 
-def fast_config(**overrides) -> EvaluationConfig:
-    """Digits (8x8) with 200 training and 100 test images (10 per class): a candidate takes well under a second."""
+def fast_config(*, without: tuple[str, ...] = (), **overrides) -> EvaluationConfig:
+    """Digits (8x8) with 200 training and 100 test images (10 per class): a candidate takes well under a second.
+
+    `without`: layers a test switches off (Evaluator's disabled_layers), left out of sandbox.require
+    together with the default layers that depend on them, so the evaluator accepts the degraded sandbox."""
     settings = dict(dataset="digits", train_subset=200, test_subset=100, timeout_s=5, memory_limit_mb=512, workers=1)
+    if without:
+        lost = set(without) | ({"read-only-root"} if "mount-ns" in without else set())
+        settings["sandbox"] = {"require": [layer for layer in UNPRIVILEGED_LAYERS if layer not in lost]}
     settings.update(overrides)
     return EvaluationConfig(**settings)
 
@@ -43,3 +50,34 @@ def assert_sandbox_clean(evaluator: Evaluator) -> None:
         assert list(Path(worker.scratch_root).iterdir()) == [], "a candidate's scratch directory was left behind"
     assert sorted(p.name for p in Path(pool.base_dir).glob("worker-*-*")) == sorted(
         Path(worker.work_dir).name for worker in pool.workers), "a replaced worker's directory was left behind"
+
+
+def pending_candidates(url: str, codes: list[str], run_name: str = "test") -> list[int]:
+    """A migrated store with a run, its cycle 0 and one pending candidate per code, each its own
+    architecture, as the prepare stage leaves them for evaluation; returns the candidate ids."""
+    from nngpt_core.store.engine import open_store
+    from nngpt_core.store.migrate import upgrade
+    from nngpt_core.store.models import Candidate, Cycle, Run
+    from nngpt_core.store.repo import add_architecture
+
+    store = open_store(url)
+    upgrade(store)
+    with store.session() as session:
+        run = Run(name=run_name, base_model="none", dataset="digits")
+        session.add(run)
+        session.flush()
+        cycle = Cycle(run_id=run.id, index=0)
+        session.add(cycle)
+        session.flush()
+        ids = []
+        for index, code in enumerate(codes):
+            architecture, created = add_architecture(session, code, name=f"{run_name}{index}", origin="generated",
+                                                     run_id=run.id, cycle_id=cycle.id, in_corpus=False)
+            assert created, "the codes must be distinct architectures"
+            candidate = Candidate(run_id=run.id, cycle_id=cycle.id, index=index, prompt="p", completion="c",
+                                  code=code, architecture_id=architecture.id)
+            session.add(candidate)
+            session.flush()
+            ids.append(candidate.id)
+    store.dispose()
+    return ids

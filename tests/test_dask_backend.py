@@ -13,39 +13,17 @@ from sqlalchemy import func, select
 from nngpt_core.config import load_config
 from nngpt_core.loop.evaluation import shard
 from nngpt_core.store.engine import open_store
-from nngpt_core.store.migrate import upgrade
-from nngpt_core.store.models import Candidate, Cycle, Evaluation, Run
-from nngpt_core.store.repo import add_architecture
-from tests.evaluator_helpers import read_fixture
+from nngpt_core.store.models import Candidate, Evaluation
+from tests.evaluator_helpers import pending_candidates, read_fixture
 from tests.prefect_harness import prefect_harness  # noqa: F401  (session fixture)
 
 WIDTHS = (8, 12, 16, 24)  # four distinct architectures: the small control CNN at four widths
 
 
 def _stored_candidates(url: str) -> list[int]:
-    store = open_store(url)
-    upgrade(store)
     code = read_fixture("evaluate/small_cnn.py")
-    with store.session() as session:
-        run = Run(name="dask", base_model="none", dataset="digits")
-        session.add(run)
-        session.flush()
-        cycle = Cycle(run_id=run.id, index=0)
-        session.add(cycle)
-        session.flush()
-        ids = []
-        for n, width in enumerate(WIDTHS):
-            variant = code.replace("16", str(width)).replace(f"{width} * {width}", f"{width} * 16")
-            architecture, created = add_architecture(session, variant, name=f"w{width}", origin="generated",
-                                                     run_id=run.id, cycle_id=cycle.id, in_corpus=False)
-            assert created
-            candidate = Candidate(run_id=run.id, cycle_id=cycle.id, index=n, prompt="p", completion="c",
-                                  code=variant, architecture_id=architecture.id)
-            session.add(candidate)
-            session.flush()
-            ids.append(candidate.id)
-    store.dispose()
-    return ids
+    variants = [code.replace("16", str(width)).replace(f"{width} * {width}", f"{width} * 16") for width in WIDTHS]
+    return pending_candidates(url, variants, run_name="dask")
 
 
 def test_dask_backend_evaluates_each_candidate_once_on_dask_workers(prefect_harness, tmp_path):
@@ -65,7 +43,7 @@ def test_dask_backend_evaluates_each_candidate_once_on_dask_workers(prefect_harn
     ids = _stored_candidates(url)
     _store.cache_clear()
 
-    run_evaluation(cfg, shard(ids, cfg.orchestration.shard_size), label="r1c0")
+    run_evaluation(cfg, shard(ids, cfg.orchestration.shard_size), run_id=1, index=0)
 
     # the shard tasks opened the store in the Dask worker processes, never in this one
     assert _store.cache_info().currsize == 0

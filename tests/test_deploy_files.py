@@ -72,3 +72,14 @@ def test_compose_takes_passwords_from_the_env_file_only():
             secret = "PASSWORD" in key or re.search(r"://[^:/@]+:[^@]+@", str(value))
             assert not secret or "${" in str(value), f"{key} holds a literal secret"
     assert "docker/.env" in (ROOT / ".gitignore").read_text().splitlines()
+
+
+def test_the_worker_fails_closed_and_gets_the_privileges_the_layers_need():
+    text = (ROOT / "docker/Dockerfile").read_text()
+    assert re.search(r"NNGPT_SANDBOX_REQUIRE=all\b", text)
+    worker = yaml.safe_load((ROOT / "docker/compose.yaml").read_text())["services"]["gpu-worker"]
+    assert worker["user"] == "root" and worker["cap_add"] == ["SYS_ADMIN"]
+    assert set(worker["security_opt"]) == {"apparmor=unconfined", "systempaths=unconfined"}
+    spec = yaml.safe_load((ROOT / "deployments/prefect.yaml").read_text())
+    for deployment in spec["deployments"]:
+        assert deployment["work_pool"]["job_variables"]["env"]["NNGPT_SANDBOX_REQUIRE"] == "all", deployment["name"]

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nngpt_core.data.fixtures import write_tiny_cifar10
 from nngpt_core.evaluate import Evaluator
+from tests.dataset_fixtures import trust_fixture_files, write_tiny_cifar10
 from tests.evaluator_helpers import FIXTURES, fast_config
 
 torch.set_num_threads(1)
@@ -17,9 +17,12 @@ ARCHITECTURES = sorted((FIXTURES / "architectures").rglob("*.py"))
 
 
 @pytest.mark.parametrize("dataset", ["digits", "digits32", "cifar10"])
-def test_fixture_architectures_evaluate_ok(tmp_path, dataset):
+def test_fixture_architectures_evaluate_ok(tmp_path, dataset, monkeypatch):
     assert len(ARCHITECTURES) >= 8
-    data_dir = write_tiny_cifar10(tmp_path, n_train=100, n_test=50) if dataset == "cifar10" else tmp_path
+    data_dir = tmp_path
+    if dataset == "cifar10":
+        write_tiny_cifar10(tmp_path, n_train=100, n_test=50)
+        trust_fixture_files(monkeypatch, tmp_path, "cifar10")
     cfg = fast_config(dataset=dataset, data_dir=data_dir, train_subset=300, test_subset=100, timeout_s=30)
     with Evaluator(cfg, progress=False) as evaluator:
         results = evaluator.evaluate_many([path.read_text() for path in ARCHITECTURES])

@@ -1,16 +1,12 @@
-"""Pieces of the loop that need no model: the SFT selection rule, fault classification, reports and plots."""
+"""Pieces of the loop that need no model: the SFT selection rule, reports and plots (faults: tests/test_faults.py)."""
 
 from __future__ import annotations
 
-from concurrent.futures.process import BrokenProcessPool
 from types import SimpleNamespace
 
-import pytest
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
 
 from nngpt_core.config import load_config
-from nngpt_core.faults import is_infrastructure_fault
 from nngpt_core.loop.report import build_report
 from nngpt_core.loop.selection import choose
 from nngpt_core.loop.stats import median, wilson_interval
@@ -35,18 +31,6 @@ def test_selection_caps_at_max_examples_and_needs_no_top_up_when_enough_qualify(
 
 def test_selection_of_nothing_is_nothing():
     assert choose([], load_config(None)) == []
-
-
-@pytest.mark.parametrize("exc, retry", [
-    (OperationalError("SELECT 1", {}, Exception("server closed the connection")), True),
-    (BrokenProcessPool("worker died"), True),
-    (ConnectionResetError(), True),
-    (RuntimeError("CUDA error: an illegal memory access was encountered"), True),
-    (ValueError("a bug"), False),
-    (RuntimeError("shape mismatch"), False),
-])
-def test_only_infrastructure_faults_are_retried(exc, retry):
-    assert is_infrastructure_fault(exc) is retry
 
 
 def test_wilson_interval_and_median():

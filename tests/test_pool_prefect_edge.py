@@ -14,6 +14,7 @@ import pytest
 
 from nngpt_core.config import RunConfig, load_config
 from nngpt_core.errors import NngptError
+from nngpt_core.loop.shards import OrphanRun, shard_tags
 from nngpt_core.loop.stages import device_slot_name
 from tests.prefect_harness import prefect_harness  # noqa: F401  (session fixture)
 
@@ -45,11 +46,18 @@ def test_shard_runs_start_read_states_heartbeats_and_mark_crashed(prefect_harnes
         client.create_deployment(flow_id=flow_id, name="edge-test", entrypoint="flows.evaluate:evaluate")
     check_pool(cfg)
 
-    runs = PrefectShardRuns(cfg)
+    created = datetime(2026, 1, 2, 3, 4, 5, 678901)
+    runs = PrefectShardRuns(cfg, shard_tags(1, created, 0))
     run_id = runs.start("r1c0-shard0-attempt1", [3, 5])
+    other_cycle = PrefectShardRuns(cfg, shard_tags(1, created, 1))
+    other_store = PrefectShardRuns(cfg, shard_tags(1, created.replace(microsecond=1), 0))  # run 1 of another store
+    other_cycle.start("r1c1-shard0-attempt1", [7])
+    other_store.start("r1c0-shard0-attempt1", [3])
     with get_client(sync_client=True) as client:
         flow_run = client.read_flow_run(UUID(run_id))
     assert flow_run.name == "r1c0-shard0-attempt1"
+    assert set(flow_run.tags) >= {"nngpt-shard", "nngpt-run-1-20260102T030405678901", "nngpt-cycle-0"}
+    assert runs.tagged() == [OrphanRun(run_id, "r1c0-shard0-attempt1", [3, 5], "SCHEDULED")]  # found again by its tags
     assert set(flow_run.parameters) == {"config", "candidate_ids"} and flow_run.parameters["candidate_ids"] == [3, 5]
     assert RunConfig.model_validate(flow_run.parameters["config"]) == cfg  # plain JSON, the same config
     assert runs.states([run_id])[run_id].type == "SCHEDULED"

@@ -32,11 +32,16 @@ class FakeRuns:
     def start(self, name, candidate_ids):
         run_id = f"id-{len(self.started)}"
         self.started.append((name, list(candidate_ids)))
-        self.polls[run_id] = 0
+        self.known(run_id, name, candidate_ids)
         return run_id
 
+    def known(self, run_id, name, candidate_ids):
+        """A run this edge reports on (one started here, or an orphan an earlier driver started)."""
+        self.runs = {**getattr(self, "runs", {}), run_id: (name, list(candidate_ids))}
+        self.polls[run_id] = 0
+
     def _state(self, run_id):
-        name, ids = self.started[int(run_id.split("-")[1])]
+        name, ids = self.runs[run_id]
         if run_id in {r for r, _ in self.crashed}:
             return RunState("CRASHED", "Crashed")
         states = self.script(name, ids)
@@ -88,7 +93,7 @@ def test_all_shards_started_before_waiting_then_done():
     runs = FakeRuns(lambda name, ids: [RunState("SCHEDULED", "Scheduled"), RUNNING, COMPLETED])
     report = wait(runs, [[1, 2], [3, 4], [5]])
     assert [name for name, _ in runs.started] == ["r1c0-shard0-attempt1", "r1c0-shard1-attempt1", "r1c0-shard2-attempt1"]
-    assert report.to_json() == {"shards": 3, "runs_started": 3, "reruns": []}
+    assert report.to_json() == {"shards": 3, "runs_started": 3, "reruns": [], "adopted": []}
     assert runs.evaluated == {1, 2, 3, 4, 5}
 
 
@@ -215,3 +220,28 @@ def test_a_cancelled_shard_stops_the_cycle():
     runs = FakeRuns(lambda name, ids: [RunState("CANCELLED", "Cancelled")])
     with pytest.raises(NngptError, match="'r1c0-shard0-attempt1' .* was cancelled"):
         wait(runs, [[1]])
+
+
+def test_orphans_of_a_dead_driver_are_adopted_never_started_twice():
+    from nngpt_core.loop.shards import OrphanRun
+
+    def script(name, ids):
+        if name == "r1c0-shard2-attempt2":  # an adopted orphan that dies after all
+            return [RUNNING, CRASHED]
+        return [RUNNING, RUNNING, COMPLETED]
+
+    runs = FakeRuns(script)
+    orphans = [
+        OrphanRun("old-1", "r1c0-shard1-attempt1", [3, 4], "RUNNING"),
+        OrphanRun("old-2", "r1c0-shard2-attempt2", [5], "SCHEDULED"),
+        OrphanRun("old-3", "r1c0-shard3-attempt1", [9], "RUNNING"),  # its candidate is stored: nothing to wait for
+        OrphanRun("old-4", "r1c0-shard0-attempt1", [1], "CANCELLING"),  # someone stops it: not adopted
+    ]
+    for orphan in orphans:
+        runs.known(orphan.run_id, orphan.name, orphan.candidate_ids)
+    runs.evaluated.add(9)
+    report = wait(runs, [[1, 2], [3, 4], [5, 6]], orphans=orphans, first_index=4)
+    # [3, 4] belongs to an adopted orphan; of [5, 6] only 6 is new; 5 waits for its orphan, which crashes and is rerun
+    assert runs.started == [("r1c0-shard4-attempt1", [1, 2]), ("r1c0-shard5-attempt1", [6]), ("r1c0-shard2-attempt3", [5])]
+    assert report.adopted == ["r1c0-shard1-attempt1", "r1c0-shard2-attempt2"]
+    assert runs.evaluated == {1, 2, 3, 4, 5, 6, 9} and runs.polls["old-3"] == 0 and runs.polls["old-4"] == 0

@@ -84,7 +84,8 @@ def secret_holder():
 @pytest.fixture(scope="module")
 def evaluators(secret_holder):
     started = {
-        mode: Evaluator(fast_config(timeout_s=8), progress=False, static_checks=False, disabled_layers=disabled)
+        mode: Evaluator(fast_config(timeout_s=8, without=disabled), progress=False, static_checks=False,
+                        disabled_layers=disabled)
         for mode, disabled in MODES.items()
     }
     try:

@@ -15,7 +15,6 @@ the filled form, the finished run and the report go to tests' output directory (
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 from pathlib import Path

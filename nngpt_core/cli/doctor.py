@@ -4,9 +4,10 @@
     nngpt doctor --config configs/smoke.yaml
 
 It starts one warm sandbox worker and reports the isolation layers that are active for candidates
-(and why the others are not), then torch/CUDA, whether the configured database answers (password
-masked), and which registered datasets are on disk. Exit status 1 when the sandbox cannot start or
-the database does not answer; 0 otherwise.
+(and why the others are not), and, when a layer that evaluation.sandbox.require names is missing,
+the one line every evaluation would refuse with; then torch/CUDA, whether the configured database
+answers (password masked), and which registered datasets are on disk. Exit status 1 when the
+sandbox cannot start or lacks a required layer, or the database does not answer; 0 otherwise.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy.engine import make_url
 from nngpt_core.cli.common import ConfigOption, DbOption, load
 from nngpt_core.config import RunConfig
 from nngpt_core.errors import NngptError
+from nngpt_core.sandbox.require import missing_layers, refusal, required_layers
 from nngpt_core.sandbox.settings import LAYERS, LayerStatus
 
 
@@ -91,10 +93,19 @@ def doctor(config: ConfigOption = None, db: DbOption = None) -> None:
     out = Console()
     healthy = True
     try:
-        out.print(_layer_table(sandbox_layers(cfg)))
+        layers = sandbox_layers(cfg)
     except NngptError as exc:
         out.print(Text(f"sandbox: cannot start ({exc})", style="red"))
         healthy = False
+    else:
+        out.print(_layer_table(layers))
+        required = required_layers(cfg.evaluation.sandbox.require)
+        missing = missing_layers(layers, required)
+        if missing:  # the line `nngpt run` and every evaluation would refuse with
+            out.print(Text(f"error: {refusal(missing)}", style="red"))
+            healthy = False
+        else:
+            out.print(f"sandbox: the {len(required)} required layers are there (evaluation.sandbox.require)")
     for line in _torch_lines():
         out.print(line)
     database, reachable = _database_line(cfg)

@@ -13,6 +13,7 @@ import sys
 import typer
 from sqlalchemy.exc import DBAPIError
 
+from nngpt_core.cli import config as config_commands
 from nngpt_core.cli import corpus as corpus_commands
 from nngpt_core.cli import db as db_commands
 from nngpt_core.cli.doctor import doctor
@@ -34,6 +35,7 @@ app = typer.Typer(
 app.add_typer(db_commands.db_app, name="db")
 app.add_typer(corpus_commands.corpus_app, name="corpus")
 app.add_typer(lemur_commands.lemur_app, name="lemur")
+app.add_typer(config_commands.config_app, name="config")
 app.command("import")(db_commands.import_architectures)
 app.command("eval")(evaluate_files)
 app.command("doctor")(doctor)
@@ -49,14 +51,21 @@ app.command("deploy")(deploy_commands.deploy)
 app.command("worker")(deploy_commands.worker)
 
 
+def describe_failure(exc: NngptError | DBAPIError) -> str:
+    """The one line the CLI prints for an error the user can act on (no SQL, no password)."""
+    if isinstance(exc, DBAPIError):  # the database went away or refused a statement mid-command
+        return f"error: database error: {first_line(exc.orig or exc)}"
+    return f"error: {exc}"
+
+
 def main() -> None:
     try:
         app()
     except NngptError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(describe_failure(exc), file=sys.stderr)
         sys.exit(exc.exit_code)
-    except DBAPIError as exc:  # the database went away mid-command: one line, no SQL, no password
-        print(f"error: database error: {first_line(exc.orig or exc)}", file=sys.stderr)
+    except DBAPIError as exc:
+        print(describe_failure(exc), file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

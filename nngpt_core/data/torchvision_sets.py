@@ -4,19 +4,14 @@
     splits = load_torchvision_splits("cifar10", Path("data"), download=False)
 
 torchvision parses the on-disk formats (CIFAR's pickled batches, SVHN's .mat files, MNIST's idx
-files); we then take its whole `.data` array at once instead of indexing sample by sample into PIL
-images. A missing dataset raises NngptError naming the expected layout and the download flag.
-
-Test fixtures (nngpt_core.data.fixtures) are tiny files whose md5 cannot match the checksums that
-torchvision hard-codes for the real archives. Next to them the fixture writer puts a marker file
-holding their own md5 sums; when it is present we load through a subclass that declares those sums
-in the same class attributes torchvision's own CIFAR100 overrides (train_list, test_list, meta;
-SVHN's split_list). The real loading code runs and still verifies every file's checksum.
+files) and checks the CIFAR and SVHN files against the md5 sums of the real archives; we then take
+its whole `.data` array at once instead of indexing sample by sample into PIL images. A missing
+dataset raises NngptError naming the expected layout and the download flag; files that fail
+torchvision's checks raise NngptError too. Nothing on disk can change what is checked.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +23,6 @@ from torchvision import datasets as tv
 from nngpt_core.data.tensors import uint8_to_tensor
 from nngpt_core.errors import NngptError
 
-FIXTURE_MARKER = "nngpt_fixture.json"
 DOWNLOAD_HINT = "pass --download (evaluation.download: true) to fetch it"
 
 
@@ -73,37 +67,6 @@ SOURCES: dict[str, TorchvisionSource] = {
 }
 
 
-def _fixture_checksums(folder: Path) -> dict[str, str] | None:
-    marker = folder / FIXTURE_MARKER
-    if not marker.is_file():
-        return None
-    try:
-        return dict(json.loads(marker.read_text())["md5"])
-    except (ValueError, KeyError, TypeError):
-        raise NngptError(f"{marker}: unreadable fixture marker (expected JSON with an 'md5' mapping)") from None
-
-
-def _class_for(source: TorchvisionSource, folder: Path) -> type:
-    """The torchvision class, or for a fixture folder a subclass declaring the fixture's checksums."""
-    sums = _fixture_checksums(folder)
-    base = source.dataset_class
-    if sums is None:
-        return base
-    if issubclass(base, tv.CIFAR10):
-        overrides: dict[str, Any] = {
-            "train_list": [[name, sums.get(name)] for name, _ in base.train_list],
-            "test_list": [[name, sums.get(name)] for name, _ in base.test_list],
-            "meta": {**base.meta, "md5": sums.get(base.meta["filename"])},
-        }
-    elif issubclass(base, tv.SVHN):
-        overrides = {"split_list": {split: [url, name, sums.get(name)] for split, (url, name, _) in base.split_list.items()}}
-    else:  # torchvision's MNIST family checks only that the raw files exist
-        return base
-    if any(name not in sums for name in source.files):
-        raise NngptError(f"{folder / FIXTURE_MARKER}: lists no checksum for some of {', '.join(source.files)}")
-    return type(f"Fixture{base.__name__}", (base,), overrides)
-
-
 def _open(cls: type, source: TorchvisionSource, root: Path, train: bool, download: bool) -> Any:
     if source.root_is_folder:
         return cls(str(root), split="train" if train else "test", download=download)
@@ -126,7 +89,7 @@ def load_torchvision_splits(name: str, data_dir: Path, download: bool) -> RawSpl
     root = folder if source.root_is_folder else data_dir
     if download:
         root.mkdir(parents=True, exist_ok=True)
-    cls = _class_for(source, folder)
+    cls = source.dataset_class
     try:
         train = _open(cls, source, root, train=True, download=download)
         test = _open(cls, source, root, train=False, download=download)

@@ -6,7 +6,8 @@
         print(evaluator.layers)                            # the sandbox layers active on this machine
 
 The dataset stays in the parent; the workers get the training tensors and the test images, never
-the test labels. Every error text is scrubbed of host paths and secrets before it is returned.
+the test labels. Starting refuses (SandboxRefused, one line) when a layer that cfg.sandbox.require
+names is missing on this machine. Every error text is scrubbed of host paths and secrets before it is returned.
 """
 
 from __future__ import annotations
@@ -23,12 +24,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from nngpt_core.config import EvaluationConfig, StoreConfig
+from nngpt_core.errors import NngptError
 from nngpt_core.evaluate.device import resolve_evaluation_device
 from nngpt_core.evaluate.recipe import Recipe
 from nngpt_core.evaluate.result import EvalResult
 from nngpt_core.evaluate.verdict import judge
 from nngpt_core.evaluate.wire import result_limit
 from nngpt_core.sandbox.pool import SandboxPool
+from nngpt_core.sandbox.require import check_layers, required_layers
 from nngpt_core.sandbox.scrub import Scrubber
 from nngpt_core.sandbox.settings import LayerStatus, SandboxSettings
 from nngpt_core.sandbox.static import check_source
@@ -78,7 +81,8 @@ class Evaluator:
     """A warm pool of sandboxed workers with the dataset loaded once; use it as a context manager.
 
     workers: overrides cfg.workers. progress: show a progress bar on stderr. static_checks and
-    disabled_layers exist for tests of the sandbox boundary itself, never for production use.
+    disabled_layers exist for tests of the sandbox boundary itself, never for production use; a
+    disabled layer still counts as missing when cfg.sandbox.require names it (SandboxRefused).
     """
 
     def __init__(
@@ -123,6 +127,11 @@ class Evaluator:
             "predict_batch": PREDICT_BATCH,
         }
         pool = SandboxPool(self.settings, {"train_x": data.train_x, "train_y": data.train_y, "test_x": data.test_x}, self.workers)
+        try:  # fail closed: no candidate runs in a sandbox that lacks a required layer
+            check_layers(pool.layers, required_layers(cfg.sandbox.require))
+        except NngptError:
+            pool.close()
+            raise
         self.scrub = Scrubber.for_host(extra_paths={pool.base_dir: "<sandbox>", str(Path(cfg.data_dir).resolve()): "<data>"})
         self.pool = pool
 

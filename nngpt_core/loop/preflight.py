@@ -1,6 +1,6 @@
 """Checks made before any work starts, so a bad run fails in seconds with one line, not mid-cycle.
 
-    preflight.check(cfg)    # the store is reachable, the model loads offline, the device and dataset are there
+    preflight.check(cfg)    # the store answers, the model loads offline, the device, dataset and sandbox layers are there
 """
 
 from __future__ import annotations
@@ -21,6 +21,20 @@ def check_dataset(cfg: RunConfig) -> None:
         )
 
 
+def check_sandbox(cfg: RunConfig) -> None:
+    """The layers evaluation.sandbox.require names are there (a probe worker, about a second).
+
+    Off the local backend the shards are evaluated on other machines, which check when they start."""
+    from nngpt_core.evaluate.evaluator import sandbox_settings
+    from nngpt_core.sandbox.require import check_layers, probe_layers, required_layers
+
+    if cfg.orchestration.evaluation_backend != "local":
+        return
+    required = required_layers(cfg.evaluation.sandbox.require)
+    if required:
+        check_layers(probe_layers(sandbox_settings(cfg.evaluation, test_samples=0)), required)
+
+
 def check(cfg: RunConfig) -> None:
     """Raise NngptError (one line) when the run cannot start.
 
@@ -33,4 +47,5 @@ def check(cfg: RunConfig) -> None:
     if cfg.orchestration.evaluation_backend == "local":  # elsewhere the evaluating machines resolve it
         resolve_evaluation_device(cfg.evaluation.device)  # cuda without a GPU fails here, not per candidate
     check_dataset(cfg)
+    check_sandbox(cfg)
     open_store(cfg.store.resolved_url()).dispose()

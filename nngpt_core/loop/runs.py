@@ -74,6 +74,15 @@ def stored_config(store: Store, run_id: int) -> RunConfig:
         return config_from_dict(run.config, origin=f"run {run_id} config")
 
 
+def run_created_at(store: Store, run_id: int) -> datetime:
+    """When the run was started (with its id, it names the run's Prefect runs across stores)."""
+    with store.session() as session:
+        run = session.get(Run, run_id)
+        if run is None:
+            raise NngptError(f"run {run_id} not found")
+        return run.created_at
+
+
 # A run is running (a flow works on it), done (every planned cycle is done), stopped (a cycle run on
 # its own finished with cycles left: continue it with the cycle deployment or nngpt run --resume)
 # or failed (a flow working on it raised; resume it the same way).

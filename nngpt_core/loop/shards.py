@@ -19,6 +19,9 @@ What happens to a shard's run:
   then treated as above. Runs with fewer than two heartbeats (heartbeats off, or died within the
   first period) are left to the deadline: a live run is never killed on a guess.
 - Cancelled: the cycle stops (someone cancelled it on purpose).
+- Left behind by an earlier driver of the cycle that died (`nngpt run --resume`): every such run
+  not finished (found by the tags of `shard_tags`) is adopted and treated as above; its candidates
+  get no new run while it lives.
 - Not finished `timeout_s` after it was started (still Scheduled/Pending: no worker took it, or
   its worker died before starting it; still Running: too slow, or silently dead before its second
   heartbeat): when the store shows its candidates evaluated anyway it counts as done; otherwise it
@@ -30,9 +33,11 @@ What happens to a shard's run:
 from __future__ import annotations
 
 import logging
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 from nngpt_core.errors import NngptError
@@ -47,10 +52,11 @@ MIN_HEARTBEAT_PERIOD_S = 30.0  # Prefect's shortest heartbeat frequency; a short
 
 @dataclass(frozen=True)
 class RunState:
-    """A run's state as the orchestrator reports it: the type (Prefect's StateType value) and the name."""
+    """A run's state as the orchestrator reports it: the type (Prefect's StateType value), the name and its message."""
 
     type: str
     name: str = ""
+    message: str = ""
 
 
 class ShardRuns(Protocol):
@@ -69,6 +75,33 @@ class ShardRuns(Protocol):
         """Record that the run is dead, so that the UI and `states` say so."""
 
 
+@dataclass(frozen=True)
+class OrphanRun:
+    """A shard run started by an earlier driver of the same cycle (found by its run and cycle tags), not finished."""
+
+    run_id: str
+    name: str
+    candidate_ids: list[int]
+    state: str
+
+
+ADOPTABLE = (SCHEDULED, PENDING, RUNNING, "PAUSED")  # will still run, or runs now: wait for it, never start a twin
+
+
+def shard_tags(run_id: int, run_created_at: datetime, cycle_index: int) -> list[str]:
+    """The Prefect tags of a cycle's shard runs: a later driver of the cycle finds the orphans by them.
+
+    The run's creation time tells apart runs of the same number in different stores on one server."""
+    stamp = run_created_at.strftime("%Y%m%dT%H%M%S%f")
+    return ["nngpt", "nngpt-shard", f"nngpt-run-{run_id}-{stamp}", f"nngpt-cycle-{cycle_index}"]
+
+
+def shard_number(name: str) -> tuple[int, int] | None:
+    """(shard index, attempt) from a shard run's name `<label>-shard<i>-attempt<n>`."""
+    found = re.search(r"-shard(\d+)-attempt(\d+)$", name)
+    return (int(found.group(1)), int(found.group(2))) if found else None
+
+
 @dataclass
 class ShardAttempt:
     index: int
@@ -85,9 +118,11 @@ class ShardReport:
     shards: int = 0
     runs_started: int = 0
     reruns: list[str] = field(default_factory=list)  # one line per rerun: which run, why
+    adopted: list[str] = field(default_factory=list)  # names of the orphans waited for instead of started again
 
     def to_json(self) -> dict:
-        return {"shards": self.shards, "runs_started": self.runs_started, "reruns": list(self.reruns)}
+        return {"shards": self.shards, "runs_started": self.runs_started, "reruns": list(self.reruns),
+                "adopted": list(self.adopted)}
 
 
 def describe(attempt: ShardAttempt) -> str:
@@ -102,13 +137,21 @@ def run_shards(
     timeout_s: float,
     attempts: int,
     label: str = "shard",
+    orphans: Sequence[OrphanRun] = (),
+    first_index: int = 0,
     heartbeat_misses: int | None = None,
     heartbeat_check_s: float = 30.0,
     poll_s: float = 5.0,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> ShardReport:
-    """Start one run per shard, wait for all of them, rerun crashed and overdue ones; raise NngptError when one cannot finish."""
+    """Start one run per shard, wait for all of them, rerun crashed and overdue ones; raise NngptError when one cannot finish.
+
+    `orphans`: unfinished runs an earlier driver of this cycle started (it died). Each one whose
+    candidates are still pending is adopted: waited for (and rerun if it dies) like a run started
+    here, and its candidates are left out of `shards`, so nothing is evaluated twice. New shards
+    are numbered from `first_index`, after those of the earlier drivers.
+    """
     report = ShardReport(shards=len(shards))
 
     def start(index: int, ids: list[int], attempt: int) -> ShardAttempt:
@@ -119,9 +162,23 @@ def run_shards(
         return ShardAttempt(index, list(ids), attempt, str(run_id), name, clock())
 
     active: dict[int, ShardAttempt] = {}
-    for index, ids in enumerate(shards):
-        if ids:
-            active[index] = start(index, ids, 1)
+    covered: set[int] = set()
+    for orphan in orphans:
+        if orphan.state not in ADOPTABLE or not pending(orphan.candidate_ids):
+            continue  # finishing, or holds nothing left to do: its results are in the store or never written twice
+        index, attempt = shard_number(orphan.name) or (first_index + len(active), 1)
+        active[index] = ShardAttempt(index, list(orphan.candidate_ids), attempt, orphan.run_id, orphan.name, clock())
+        covered.update(orphan.candidate_ids)
+        report.adopted.append(orphan.name)
+        log.warning("shard %d: adopted flow run '%s' (%s, %s), started by an earlier driver of this cycle: "
+                    "waiting for it instead of evaluating its %d candidates again",
+                    index, orphan.name, orphan.run_id, orphan.state.capitalize(), len(orphan.candidate_ids))
+    index = max([first_index - 1, *active]) + 1
+    for ids in shards:
+        left = [candidate for candidate in ids if candidate not in covered]
+        if left:
+            active[index] = start(index, left, 1)
+            index += 1
 
     while active:
         try:
@@ -191,8 +248,8 @@ def _why_rerun(
             return None
         return (f"completed but left {len(left)} candidates unevaluated (does its worker use the same store? "
                 "set NNGPT_DATABASE_URL there)")
-    if state.type in (FAILED, CRASHED):
-        return f"ended {_name(state)}"
+    if state.type in (FAILED, CRASHED):  # the message says why (e.g. the worker's sandbox refused: a missing layer)
+        return f"ended {_name(state)}" + (f" ({' '.join(state.message.split())})" if state.message else "")
     if state.type in (CANCELLED, CANCELLING):
         raise NngptError(f"evaluation shard {current.index}: {describe(current)} was cancelled; the cycle stops "
                          "(continue it with nngpt run --resume RUN)")

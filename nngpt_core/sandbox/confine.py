@@ -129,7 +129,7 @@ def _set_limits(settings: SandboxSettings, confinement: Confinement) -> list[Lay
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
     if settings.memory_limit_mb is None:
-        layers.append(LayerStatus("rlimit-memory", False, "off (CUDA reserves address space)"))
+        layers.append(LayerStatus("rlimit-memory", False, "off (CUDA reserves address space)", needed=False))
     else:
         try_layer(layers, settings, "rlimit-memory", memory, f"+{settings.memory_limit_mb} MiB above the worker")
     try_layer(layers, settings, "rlimit-cpu",

@@ -31,30 +31,37 @@ LAYERS: dict[str, str] = {
     "no-new-privs": "PR_SET_NO_NEW_PRIVS: setuid binaries grant nothing",
     "audit-hook": "Python audit hook refusing processes, sockets, ctypes and writes outside scratch",
 }
+ROOT_ONLY_LAYERS = ("uid-drop", "rlimit-processes")  # a dedicated uid, and so a per-uid process limit, need root
+UNPRIVILEGED_LAYERS = tuple(name for name in LAYERS if name not in ROOT_ONLY_LAYERS)
 
 
 @dataclass(frozen=True)
 class LayerStatus:
-    """Whether one isolation layer is active for sandboxed processes, and why (not)."""
+    """Whether one isolation layer is active for sandboxed processes, and why (not).
+
+    `needed` is False for a layer that is inactive because nothing needs it here (the user namespace
+    when started as root; the address-space limit on CUDA): a requirement of it is met.
+    """
 
     name: str
     active: bool
     detail: str = ""
+    needed: bool = True
 
     def to_list(self) -> list[Any]:
-        return [self.name, self.active, self.detail]
+        return [self.name, self.active, self.detail, self.needed]
 
     @classmethod
     def from_list(cls, item: list[Any]) -> LayerStatus:
-        name, active, detail = item
-        return cls(str(name), bool(active), str(detail))
+        name, active, detail, needed = item
+        return cls(str(name), bool(active), str(detail), bool(needed))
 
 
 @dataclass(frozen=True)
 class SandboxSettings:
     """Limits and wiring of one pool of warm sandbox workers."""
 
-    entry: str  # "module:function" called in each sandboxed process as entry(request, tensors, result_fd, lock_down)
+    entry: str  # "module:function" called in each sandboxed process as entry(request, tensors, result_fd, lock_down); "" = none (a layer probe)
     preload: tuple[str, ...] = ()  # modules each warm worker imports once, before forking candidates
     timeout_s: float = 60.0
     memory_limit_mb: int | None = 4096  # address space above the worker's baseline; None = unlimited (CUDA)

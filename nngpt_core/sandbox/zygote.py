@@ -89,8 +89,10 @@ class Zygote:
             self.layers.append(LayerStatus("uid-drop", False, reason))
         for module in settings.preload:
             importlib.import_module(module)
-        module_name, _, function = settings.entry.partition(":")
-        self.entry = getattr(importlib.import_module(module_name), function)
+        self.entry = None  # a layer probe runs no request
+        if settings.entry:
+            module_name, _, function = settings.entry.partition(":")
+            self.entry = getattr(importlib.import_module(module_name), function)
         self.tensors = map_tensors(data, data_fd) if data else {}
         self.import_dirs = [path for path in sys.path if os.path.isdir(path)]
         work_dir = tempfile.gettempdir()  # made for this worker by the parent, which removes it
@@ -118,7 +120,7 @@ class Zygote:
             LayerStatus("session", True, "own process group, killed after each candidate"),
         ]
         if self.started_as_root:
-            layers.append(LayerStatus("user-ns", False, "not needed: started as root"))
+            layers.append(LayerStatus("user-ns", False, "not needed: started as root", needed=False))
         else:
             uid, gid = os.getuid(), os.getgid()
 

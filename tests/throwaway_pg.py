@@ -3,6 +3,10 @@
     with ThrowawayPostgres() as pg:
         print(pg.url("nngpt_test"))    # postgresql+psycopg2://postgres@127.0.0.1:PORT/nngpt_test
         pg.restart()
+        url = pg.create_user_database("alice", "s3cret", "alice_db")   # password checked (scram-sha-256)
+
+Test and benchmark code only (tests/conftest.py, bench/novelty.py, bench/scale.py); the nngpt package
+never imports it.
 
 The server binaries come from PATH or `pg_config --bindir` or /usr/lib/postgresql/*/bin.
 PostgreSQL refuses to run as root, so when we are root the cluster runs as the `postgres` user.
@@ -36,6 +40,22 @@ def find_pg_bindir() -> Path | None:
         if (Path(candidate) / "initdb").exists():
             return Path(candidate)
     return None
+
+
+def create_role_and_database(admin: dict, user: str, password: str, database: str) -> None:
+    """As the admin connection (psycopg2.connect keywords) creates it: a login role with a password, its database."""
+    import psycopg2
+    from psycopg2 import sql
+
+    conn = psycopg2.connect(**admin)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
+        cur.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(user)))
+        cur.execute("SET password_encryption = 'scram-sha-256'")
+        cur.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD %s").format(sql.Identifier(user)), (password,))
+        cur.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(database), sql.Identifier(user)))
+    conn.close()
 
 
 def _free_port() -> int:
@@ -104,6 +124,18 @@ class ThrowawayPostgres:
             cur.execute(f'CREATE DATABASE "{name}"')
         conn.close()
         return self.url(name)
+
+    def create_user_database(self, user: str, password: str, database: str) -> str:
+        """A role that must log in with `password` (scram-sha-256 over TCP) and a database it owns; its URL."""
+        create_role_and_database(dict(host="127.0.0.1", port=self.port, user=PG_USER, dbname="postgres"),
+                                 user, password, database)
+        hba = self.datadir / "pg_hba.conf"
+        rule = f"host all {user} 127.0.0.1/32 scram-sha-256\n"
+        text = hba.read_text()
+        if rule not in text:
+            hba.write_text(rule + text)  # the first matching line wins: before the trust lines
+            self._run("pg_ctl", "-D", str(self.datadir), "reload")
+        return f"postgresql+psycopg2://{user}:{password}@127.0.0.1:{self.port}/{database}"
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg2://{PG_USER}@127.0.0.1:{self.port}/{database}"
