@@ -33,6 +33,7 @@ from nngpt_core.sandbox.settings import LayerStatus, SandboxSettings
 from nngpt_core.sandbox.static import check_source
 
 ENTRY = "nngpt_core.evaluate.runner:run"
+WARM_UP = "nngpt_core.evaluate.runner:warm_up"
 # Imported once by each warm worker, so that candidates neither pay for nor read them.
 PRELOAD = (
     "torch", "torch.nn", "torch.nn.functional", "torch.utils.flop_counter", "math", "typing", "collections",
@@ -61,12 +62,19 @@ def host_visibility(cfg: EvaluationConfig) -> tuple[list[str], list[str]]:
     return sorted(hidden - set(visible) - {"/"}), visible
 
 
-def sandbox_settings(cfg: EvaluationConfig, test_samples: int, disabled_layers: Iterable[str] = ()) -> SandboxSettings:
-    """The sandbox of an evaluation config, for results with `test_samples` predictions."""
+def sandbox_settings(cfg: EvaluationConfig, test_samples: int, disabled_layers: Iterable[str] = (),
+                     warmup_request: dict[str, Any] | None = None) -> SandboxSettings:
+    """The sandbox of an evaluation config, for results with `test_samples` predictions.
+
+    With `warmup_request` (a request without code), each worker warms up the evaluation path once
+    before it runs candidates, so that none of them pays for torch's lazy initialisation.
+    """
     hidden, visible = host_visibility(cfg)
     return SandboxSettings(
         entry=ENTRY, preload=PRELOAD, timeout_s=cfg.timeout_s,
-        memory_limit_mb=None if cfg.device.startswith("cuda") else cfg.memory_limit_mb,
+        warmup=WARM_UP if warmup_request is not None else "", warmup_request=dict(warmup_request or {}),
+        resident=cfg.resolved_worker_mode() == "resident", recycle_after=cfg.recycle_after,
+        memory_limit_mb=None if cfg.on_cuda else cfg.memory_limit_mb,
         max_processes=cfg.max_processes, output_limit_kb=cfg.output_limit_kb, scratch_mb=cfg.scratch_mb,
         threads=cfg.threads, hidden_paths=tuple(hidden), visible_paths=tuple(visible), disabled_layers=tuple(disabled_layers),
         result_limit_bytes=result_limit(test_samples),
@@ -112,14 +120,16 @@ class Evaluator:
         )
         self.num_classes = data.num_classes
         self.test_labels = data.test_y.numpy().astype(np.int64)
-        self.settings = sandbox_settings(cfg, len(self.test_labels), self.disabled_layers)
         self.request_template: dict[str, Any] = {
             "seed": cfg.seed, "device": cfg.device, "threads": cfg.threads, "epochs": cfg.epochs,
             "batch_size": self.recipe.batch_size, "augment": cfg.augment, "hflip": data.hflip,
             "num_classes": data.num_classes, "hyperparameters": self.recipe.hyperparameters,
             "neutral_value": cfg.neutral_value, "max_params": cfg.max_params, "max_flops": cfg.max_flops,
-            "predict_batch": PREDICT_BATCH,
+            "predict_batch": PREDICT_BATCH, "precision": self.recipe.precision,
+            "channels_last": cfg.resolved_channels_last(), "image_size": cfg.image_size,
+            "resident": cfg.resolved_worker_mode() == "resident",
         }
+        self.settings = sandbox_settings(cfg, len(self.test_labels), self.disabled_layers, self.request_template)
         pool = SandboxPool(self.settings, {"train_x": data.train_x, "train_y": data.train_y, "test_x": data.test_x}, self.workers)
         self.scrub = Scrubber.for_host(extra_paths={pool.base_dir: "<sandbox>", str(Path(cfg.data_dir).resolve()): "<data>"})
         self.pool = pool
