@@ -115,6 +115,7 @@ class EvaluationConfig(Section):
     def resolved_channels_last(self) -> bool:
         return self.on_cuda if self.channels_last == "auto" else self.channels_last == "on"
     augment: bool = Field(False, description="Random crop (and flip where the dataset allows) on training batches.")
+    random_flip: bool = Field(False, description="Flip each training image left-right with probability 1/2 whatever the dataset (LEMUR's *_flip transforms, e.g. norm_256_flip with image_size 256).")
     threads: int = Field(1, ge=1, description="Torch threads per sandboxed candidate.")
     max_processes: int = Field(16, ge=2, description="Processes and threads a candidate's sandbox uid may hold (RLIMIT_NPROC).")
     output_limit_kb: int = Field(1024, ge=16, description="stdout+stderr a candidate may write before it is stopped; also its largest file, KiB.")
@@ -157,7 +158,7 @@ class SFTConfig(Section):
         default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"],
         description="Module names LoRA wraps; auto = every attention and MLP projection of the model's architecture family (llm/lora_targets.py).",
     )
-    lm_head: bool = Field(False, description="Also adapt the output projection lm_head (the delta follow-up does).")
+    lm_head: bool = Field(False, description="Also train the output projection lm_head (the delta follow-up does), in full beside the adapter: trl computes the loss from lm_head.weight and refuses a LoRA adapter on it.")
     learning_rate: float = Field(2e-4, gt=0, description="Learning rate of the optimizer.")
     weight_decay: float = Field(0.0, ge=0, description="Weight decay of the optimizer (the paper: 0.01).")
     warmup_steps: int = Field(0, ge=0, description="Optimizer steps of linear learning-rate warm-up (the paper: 20).")

@@ -60,8 +60,8 @@ EXPECTED = {
     "poison_garbage": {"full": "runtime_error", "no-hook": "runtime_error"},
 }
 # Resident mode expects what full mode does, except where the process being shared matters: a forged
-# result that is not a frame of the resident protocol is no result at all, and patching torch is caught.
-RESIDENT_DIFFERS = {"poison_result": "crashed", "patch_scoring": "forbidden"}
+# result that is not a frame of the resident protocol announces an oversized answer, and patching torch is caught.
+RESIDENT_DIFFERS = {"poison_result": "runtime_error", "patch_scoring": "forbidden"}
 for _name, _modes in EXPECTED.items():
     _modes["resident"] = RESIDENT_DIFFERS.get(_name, _modes["full"])
 CASES = [(name, mode) for name, modes in EXPECTED.items() for mode in modes]

@@ -152,9 +152,10 @@ def test_recipe_hash_changes_with_image_size_and_precision_but_not_for_old_recip
     old = Recipe.from_config(base)
     assert Recipe.from_config(base.model_copy(update={"image_size": 16})).hash != old.hash
     assert Recipe.from_config(base.model_copy(update={"precision": "bfloat16"})).hash != old.hash
+    assert Recipe.from_config(base.model_copy(update={"random_flip": True})).hash != old.hash
     assert Recipe.from_config(base.model_copy(update={"device": "cuda"})).hash != old.hash  # auto precision: bf16 on CUDA
     # the defaults hash exactly as before these fields existed (stored evaluations stay comparable)
-    fields = {key: value for key, value in old.to_dict().items() if key not in ("image_size", "precision")}
+    fields = {key: value for key, value in old.to_dict().items() if key not in ("image_size", "random_flip", "precision")}
     import hashlib
     import json
 

@@ -126,7 +126,7 @@ class Evaluator:
             "num_classes": data.num_classes, "hyperparameters": self.recipe.hyperparameters,
             "neutral_value": cfg.neutral_value, "max_params": cfg.max_params, "max_flops": cfg.max_flops,
             "predict_batch": PREDICT_BATCH, "precision": self.recipe.precision,
-            "channels_last": cfg.resolved_channels_last(), "image_size": cfg.image_size,
+            "channels_last": cfg.resolved_channels_last(), "image_size": cfg.image_size, "random_flip": cfg.random_flip,
             "resident": cfg.resolved_worker_mode() == "resident",
         }
         self.settings = sandbox_settings(cfg, len(self.test_labels), self.disabled_layers, self.request_template)

@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # the sandboxed runner imports this module without the config
     from nngpt_core.config import EvaluationConfig
 
 RECIPE_VERSION = "lemur-sgd-1"
-_LATER_FIELDS = {"image_size": None, "precision": "float32"}  # fields added after evaluations were stored
+_LATER_FIELDS = {"image_size": None, "random_flip": False, "precision": "float32"}  # fields added after evaluations were stored
 MAX_KEYS = 256
 MAX_KEY_LENGTH = 100
 
@@ -93,6 +93,7 @@ class Recipe:
     test_subset: int | None = None
     augment: bool = False
     image_size: int | None = None  # batches resized on the device (LEMUR's transform size); None = the dataset's
+    random_flip: bool = False  # training images flipped left-right at random (LEMUR's *_flip transforms)
     precision: str = "float32"  # autocast dtype of training and prediction
     version: str = RECIPE_VERSION
 
@@ -104,7 +105,7 @@ class Recipe:
             dataset=cfg.dataset, epochs=cfg.epochs, seed=cfg.seed, batch_size=int(cfg.hyperparameters.get("batch", 32)),
             hyperparameters=dict(sorted(known.items())), neutral_value=cfg.neutral_value,
             train_subset=cfg.train_subset, test_subset=cfg.test_subset, augment=cfg.augment,
-            image_size=cfg.image_size, precision=cfg.resolved_precision(),
+            image_size=cfg.image_size, random_flip=cfg.random_flip, precision=cfg.resolved_precision(),
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from nngpt_core.data.tensors import iterate_batches
+from nngpt_core.data.tensors import iterate_batches, random_hflip
 from nngpt_core.evaluate.device import DATA_KEYS, DevicePlan, batches, is_device_fault
 from nngpt_core.evaluate.failures import CANDIDATE_FILE, CandidateFailure, classify
 from nngpt_core.evaluate.fingerprint import structural_tokens
@@ -172,6 +172,8 @@ class Run:
                     self.train_x, self.train_y, batch, shuffle=True, generator=generator, augment=request["augment"],
                     hflip=request["hflip"], drop_last=len(self.train_x) % batch == 1,  # BatchNorm cannot train on one sample
                 )
+                if request.get("random_flip"):
+                    stored = ((random_hflip(images, generator), labels) for images, labels in stored)
                 model.learn(tracker.watch(batches(self.plan, stored)))
         loss = tracker.mean()
         if loss is not None and not np.isfinite(loss):

@@ -148,12 +148,12 @@ def merge_adapters(model, adapter_paths: list[str], quantized: bool = False):
     """
     from peft import PeftModel
 
+    if quantized and len(adapter_paths) > 1:
+        raise ConfigError("model.load_in_4bit: a 4-bit base takes one adapter, not a stack of "
+                          f"{len(adapter_paths)}; train with sft.chaining: continue")
     for adapter_path in adapter_paths:
         check_adapter(adapter_path)
     if quantized and adapter_paths:
-        if len(adapter_paths) > 1:
-            raise ConfigError("model.load_in_4bit: a 4-bit base takes one adapter, not a stack of "
-                              f"{len(adapter_paths)}; train with sft.chaining: continue")
         return PeftModel.from_pretrained(model, adapter_paths[0])
     for adapter_path in adapter_paths:
         model = PeftModel.from_pretrained(model, adapter_path).merge_and_unload()

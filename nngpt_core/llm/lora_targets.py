@@ -5,8 +5,10 @@
 
 With `sft.target_modules: auto` the names come from the model's `config.model_type` (Llama,
 DeepSeek-Coder, Mistral, Qwen2, Gemma, StarCoder2, GPT-2, GPT-NeoX, Phi, ...); a family not in the
-table gets every linear layer but the output head. `sft.lm_head` adds the output head. Every name
-must exist in the model, or the error names what does (one line), so a typo never trains nothing.
+table gets every linear layer but the output head. Every name must exist in the model, or the
+error names what does (one line), so a typo never trains nothing. `sft.lm_head` trains the output
+head too, in full (peft's modules_to_save): trl's SFT trainer computes the loss straight from
+`lm_head.weight`, so it refuses a low-rank adapter there, which would never be trained.
 """
 
 from __future__ import annotations
@@ -49,9 +51,16 @@ def lora_target_modules(model: nn.Module, sft: SFTConfig) -> list[str]:
         chosen = list(FAMILY_TARGETS.get(family, [name for name in present if name != OUTPUT_HEAD]))
     else:
         chosen = list(sft.target_modules)
-    if sft.lm_head and OUTPUT_HEAD not in chosen:
-        chosen.append(OUTPUT_HEAD)
     missing = [name for name in chosen if name not in present]
     if missing:
         raise NngptError(f"sft.target_modules: {', '.join(missing)} not in the model (its linear layers: {', '.join(present)})")
     return chosen
+
+
+def fully_trained_modules(model: nn.Module, sft: SFTConfig) -> list[str]:
+    """Modules trained in full beside the adapter: the output head when `sft.lm_head` asks for it."""
+    if not sft.lm_head:
+        return []
+    if OUTPUT_HEAD not in _linear_names(model):
+        raise NngptError(f"sft.lm_head: the model has no '{OUTPUT_HEAD}' layer")
+    return [OUTPUT_HEAD]

@@ -28,7 +28,7 @@ import torch
 from nngpt_core.config import SFTConfig
 from nngpt_core.errors import NngptError
 from nngpt_core.llm.loading import LoadedModel, check_adapter
-from nngpt_core.llm.lora_targets import lora_target_modules
+from nngpt_core.llm.lora_targets import fully_trained_modules, lora_target_modules
 from nngpt_core.llm.prompt_format import PromptFormat
 
 log = logging.getLogger(__name__)
@@ -91,8 +91,8 @@ def _trainable(loaded: LoadedModel, sft: SFTConfig, continue_from: str | None):
     if continue_from is not None:
         check_adapter(continue_from)
         return PeftModel.from_pretrained(model, continue_from, is_trainable=True), None
-    lora = LoraConfig(r=sft.r, lora_alpha=sft.alpha, lora_dropout=sft.dropout,
-                      target_modules=lora_target_modules(model, sft), task_type="CAUSAL_LM")
+    lora = LoraConfig(r=sft.r, lora_alpha=sft.alpha, lora_dropout=sft.dropout, target_modules=lora_target_modules(model, sft),
+                      modules_to_save=fully_trained_modules(model, sft) or None, task_type="CAUSAL_LM")
     return model, lora
 
 
