@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from nngpt_core.config import EvaluationConfig, StoreConfig
+from nngpt_core.data.tensors import DatasetTensors
 from nngpt_core.evaluate.recipe import Recipe
 from nngpt_core.evaluate.result import EvalResult
 from nngpt_core.evaluate.verdict import judge
@@ -84,15 +85,17 @@ def sandbox_settings(cfg: EvaluationConfig, test_samples: int, disabled_layers: 
 class Evaluator:
     """A warm pool of sandboxed workers with the dataset loaded once; use it as a context manager.
 
-    workers: overrides cfg.workers. progress: show a progress bar on stderr. static_checks and
-    disabled_layers exist for tests of the sandbox boundary itself, never for production use.
+    workers: overrides cfg.workers. progress: show a progress bar on stderr. data: tensors to
+    evaluate on instead of loading cfg.dataset (benchmarks on data made in memory). static_checks
+    and disabled_layers exist for tests of the sandbox boundary itself, never for production use.
     """
 
     def __init__(
         self, cfg: EvaluationConfig, *, workers: int | None = None, progress: bool = True,
-        static_checks: bool = True, disabled_layers: Iterable[str] = (),
+        static_checks: bool = True, disabled_layers: Iterable[str] = (), data: DatasetTensors | None = None,
     ):
         self.cfg = cfg
+        self.data = data
         self.recipe = Recipe.from_config(cfg)
         self.workers = workers or cfg.workers
         self.progress = progress
@@ -114,7 +117,7 @@ class Evaluator:
         from nngpt_core.data import load_dataset
 
         cfg = self.cfg
-        data = load_dataset(
+        data = self.data or load_dataset(
             cfg.dataset, data_dir=cfg.data_dir, download=cfg.download,
             train_subset=cfg.train_subset, test_subset=cfg.test_subset, seed=cfg.seed,
         )
