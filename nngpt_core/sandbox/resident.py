@@ -25,11 +25,12 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from nngpt_core.sandbox.pipes import Sandboxed, Watch, parse_setup
 from nngpt_core.sandbox.processes import leftover_pids, remove_tree
 from nngpt_core.sandbox.protocol import FramedReader, ProtocolError, write_message
 
 if TYPE_CHECKING:
-    from nngpt_core.sandbox.zygote import Sandboxed, Zygote
+    from nngpt_core.sandbox.zygote import Zygote
 
 FRAME = struct.Struct("<QB")
 REUSABLE = 1
@@ -90,7 +91,7 @@ def _threads(pid: int) -> int | None:
     return None
 
 
-def _read_to_end(watch, deadline: float) -> None:
+def _read_to_end(watch: Watch, deadline: float) -> None:
     """Read what is left of a pipe the process has already finished writing (its setup report)."""
     while not watch.closed and time.monotonic() < deadline:
         if not select.select([watch.fd], [], [], max(deadline - time.monotonic(), 0.0))[0]:
@@ -188,10 +189,8 @@ class ResidentRunner:
             zygote.finish(process)
             reason = header["setup"].get("error") or header["output_tail"][-400:] or f"stopped: {stopped or 'exited'}"
             return {**header, "stopped": "worker", "output_tail": f"the resident sandbox process did not start: {reason}"}
-        from nngpt_core.sandbox.zygote import _parse_setup
-
         _read_to_end(process.setup, deadline)
-        self.setup = _parse_setup(bytes(process.setup.data))
+        self.setup = parse_setup(bytes(process.setup.data))
         self.process, self.served = process, 0
         pid = self._runner_pid(process)
         self.baseline_threads = _threads(pid) if pid is not None else None

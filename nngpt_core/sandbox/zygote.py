@@ -18,7 +18,6 @@ In resident mode the same confined process serves many requests (nngpt_core.sand
 from __future__ import annotations
 
 import importlib
-import json
 import math
 import mmap
 import os
@@ -28,12 +27,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from nngpt_core.sandbox import linux
 from nngpt_core.sandbox.audit import install_audit_hook
 from nngpt_core.sandbox.confine import Confinement, confine_candidate, isolate_monitor, try_layer
+from nngpt_core.sandbox.pipes import SETUP_REPORT_LIMIT, Sandboxed, Watch, parse_setup, write_quietly
 from nngpt_core.sandbox.processes import kill_group, kill_leftovers, remove_tree
 from nngpt_core.sandbox.protocol import FramedReader, ProtocolError, write_message
 from nngpt_core.sandbox.resident import ResidentRunner, serve, write_all
@@ -42,57 +41,7 @@ from nngpt_core.sandbox.settings import LayerStatus, SandboxSettings
 SCRATCH_ROOT = "scratch"  # in the worker's directory: scratch directories when there is no mount namespace
 SANDBOX_UID_BASE = 1_500_000_000  # + the worker's pid: concurrent workers never share a uid
 EXIT_SETUP_FAILED = 71
-OUTPUT_TAIL_BYTES = 16384  # room for a crash dump, whose module list alone takes ~6 KB
-SETUP_REPORT_LIMIT = 1 << 16
 DRAIN_GRACE_S = 0.5
-
-
-@dataclass
-class _Watch:
-    """One pipe from the candidate and what has been read from it (bounded)."""
-
-    name: str
-    fd: int
-    limit: int
-    keep_tail: bool = False
-    data: bytearray = field(default_factory=bytearray)
-    total: int = 0
-    closed: bool = False
-
-    def add(self, chunk: bytes) -> bool:
-        """Append `chunk`; False once more than `limit` bytes arrived."""
-        self.total += len(chunk)
-        self.data += chunk
-        if self.keep_tail:
-            del self.data[:-OUTPUT_TAIL_BYTES]
-        return self.total <= self.limit
-
-    def close(self) -> None:
-        if not self.closed:
-            os.close(self.fd)
-            self.closed = True
-
-    def reset(self) -> None:
-        """Count from zero again (a resident process's pipes carry many requests)."""
-        self.data.clear()
-        self.total = 0
-
-
-@dataclass
-class Sandboxed:
-    """A confined process the worker forked: its monitor, scratch, and the worker's ends of its pipes."""
-
-    monitor: int
-    scratch: str
-    started: float
-    setup: _Watch
-    result: _Watch
-    output: _Watch
-    request_fd: int | None = None  # resident: where requests go
-
-    @property
-    def watches(self) -> list[_Watch]:
-        return [self.setup, self.result, self.output]
 
 
 class Zygote:
@@ -191,9 +140,9 @@ class Zygote:
             if fd is not None:
                 os.close(fd)
         return Sandboxed(
-            monitor, host_scratch, started, _Watch("setup", setup_r, SETUP_REPORT_LIMIT),
-            _Watch("result", result_r, self.settings.result_limit_bytes),
-            _Watch("output", output_r, self.settings.output_limit_kb * 1024, keep_tail=True), request_w,
+            monitor, host_scratch, started, Watch("setup", setup_r, SETUP_REPORT_LIMIT),
+            Watch("result", result_r, self.settings.result_limit_bytes),
+            Watch("output", output_r, self.settings.output_limit_kb * 1024, keep_tail=True), request_w,
         )
 
     def finish(self, process: Sandboxed) -> None:
@@ -212,7 +161,7 @@ class Zygote:
         return {
             "exit_code": exit_code, "signal": signal_number, "stopped": stopped, "wall_s": wall_s,
             "output_tail": bytes(process.output.data).decode("utf-8", "replace"), "output_bytes": process.output.total,
-            "setup": _parse_setup(bytes(process.setup.data)),
+            "setup": parse_setup(bytes(process.setup.data)),
         }
 
     def _supervise(self, process: Sandboxed, deadline: float,
@@ -283,7 +232,7 @@ class Zygote:
             status = os.waitpid(candidate, 0)[1]
             code = min(os.WEXITSTATUS(status), 127) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
         except BaseException as exc:  # report how setting up the sandbox failed, then die
-            _write_quietly(setup_w, {"error": f"monitor: {type(exc).__name__}: {exc}"})
+            write_quietly(setup_w, {"error": f"monitor: {type(exc).__name__}: {exc}"})
         finally:
             os._exit(code)
 
@@ -301,7 +250,7 @@ class Zygote:
             report: dict[str, Any] = {"layers": [layer.to_list() for layer in layers]}
             if request is None and request_r is None:  # the start-up probe: can this identity import what the worker has not?
                 report["unreadable"] = [path for path in self.import_dirs if not os.access(path, os.R_OK | os.X_OK)]
-            _write_quietly(setup_w, report)
+            write_quietly(setup_w, report)
             os.close(setup_w)
             reported = True
             lock_down = _once(self._lock_down(confinement.scratch) if audit else (lambda: None))
@@ -316,7 +265,7 @@ class Zygote:
             code = 0
         except BaseException as exc:
             if not reported:
-                _write_quietly(setup_w, {"error": f"candidate setup: {type(exc).__name__}: {exc}"})
+                write_quietly(setup_w, {"error": f"candidate setup: {type(exc).__name__}: {exc}"})
         finally:
             os._exit(code)
 
@@ -356,21 +305,6 @@ def _decode_monitor_status(status: int | None) -> tuple[int | None, int | None]:
         return None, os.WTERMSIG(status)
     code = os.WEXITSTATUS(status)
     return (None, code - 128) if code > 128 else (code, None)
-
-
-def _write_quietly(fd: int, message: dict[str, Any]) -> None:
-    try:
-        os.write(fd, json.dumps(message).encode()[:SETUP_REPORT_LIMIT])
-    except OSError:
-        pass  # already closed: the report was sent
-
-
-def _parse_setup(data: bytes) -> dict[str, Any]:
-    try:
-        report = json.loads(data)
-    except ValueError:
-        return {"error": "no setup report" if not data else "malformed setup report"}
-    return report if isinstance(report, dict) else {"error": "malformed setup report"}
 
 
 def map_tensors(spec: dict[str, Any], fd: int | None) -> dict[str, Any]:
