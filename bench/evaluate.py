@@ -25,8 +25,11 @@ lr 0.01, momentum 0.9, batch --batch, 32):
 
 It prints wall time, start-up, the marginal seconds per candidate (wall time after start-up, per
 candidate), candidates per minute, the speed-up over naive, the marginal cost over the in-process
-loop, and the mean accuracy of the `ok` candidates (a sanity check that all do the same work).
-With --repeat N every method runs N times and the fastest run is shown (a shared machine is noisy).
+loop, the marginal CPU seconds per candidate of every process involved (the parent, the warm
+workers and everything they fork, read from /proc and getrusage: steadier than wall time on a
+shared machine, where the other jobs' load stretches wall time but not CPU time), and the mean
+accuracy of the `ok` candidates (a sanity check that all do the same work). With --repeat N every
+method runs N times, in rounds, and the run with the lowest marginal wall time is shown.
 """
 
 from __future__ import annotations
@@ -59,11 +62,39 @@ class Measured:
     startup_s: float
     results: list[dict]
     marginal_s: float | None = None  # seconds per candidate once started; None = (wall - start-up) / count
+    marginal_cpu_s: float | None = None  # CPU seconds per candidate once started, all processes involved
 
     def marginal(self) -> float:
         if self.marginal_s is not None:
             return self.marginal_s
         return (self.wall_s - self.startup_s) / max(1, len(self.results))
+
+
+def _stat_cpu(pid: int) -> float:
+    """CPU seconds of a live process, its own and that of the children it has reaped."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0  # it ended between listing and reading
+    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
+
+
+def tree_cpu(roots: list[int]) -> float:
+    """CPU seconds used so far by `roots`, their live descendants and every descendant they reaped."""
+    from nngpt_core.sandbox.processes import leftover_pids
+
+    pids = set(roots)
+    for root in roots:
+        pids |= leftover_pids(root, None)
+    return sum(_stat_cpu(pid) for pid in pids)
+
+
+def children_cpu() -> float:
+    """CPU seconds of this process's reaped children (and theirs): a finished subprocess's whole tree."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def naive_one(path: str) -> dict:
@@ -166,9 +197,10 @@ def in_process_loop(dataset: str, batch: int, paths: list[str]) -> dict:
         return {"status": "ok", "accuracy": float((predictions == data.test_y).float().mean())}
 
     evaluate(WARM_UP_CODE)  # torch's lazy start-up (the optimizers import torch._dynamo), as the sandbox's warm-up
-    loop_started = time.perf_counter()
+    loop_started, loop_cpu = time.perf_counter(), time.process_time()
     results = [evaluate(Path(path).read_text()) for path in paths]
-    return {"startup_s": loop_started - started, "loop_s": time.perf_counter() - loop_started, "results": results}
+    return {"startup_s": loop_started - started, "loop_s": time.perf_counter() - loop_started,
+            "loop_cpu_s": time.process_time() - loop_cpu, "results": results}
 
 
 def run_in_process(paths: list[Path], dataset: str, batch: int) -> Measured:
@@ -179,7 +211,8 @@ def run_in_process(paths: list[Path], dataset: str, batch: int) -> Measured:
         raise SystemExit(f"the in-process loop failed: {done.stderr[-2000:]}")
     report = json.loads(done.stdout.strip().splitlines()[-1])
     wall = time.perf_counter() - started
-    return Measured("in-process: one unsandboxed process, tensors", wall, wall - report["loop_s"], report["results"])
+    return Measured("in-process: one unsandboxed process, tensors", wall, wall - report["loop_s"], report["results"],
+                    marginal_cpu_s=report["loop_cpu_s"] / len(paths))
 
 
 def run_ours(paths: list[Path], workers: int, timeout_s: float, dataset: str, batch: int, mode: str) -> Measured:
@@ -191,10 +224,13 @@ def run_ours(paths: list[Path], workers: int, timeout_s: float, dataset: str, ba
                            hyperparameters={**EvaluationConfig().hyperparameters, "batch": batch})
     with Evaluator(cfg) as evaluator:
         startup = time.perf_counter() - started
+        workers_pids = [worker.pid for worker in evaluator.pool.workers]
+        cpu_before = time.process_time() + tree_cpu(workers_pids)
         results = evaluator.evaluate_many([path.read_text() for path in paths])
+        cpu = time.process_time() + tree_cpu(workers_pids) - cpu_before
     plural = "s" if workers > 1 else ""
     return Measured(f"ours: sandbox pool, {mode} mode, {workers} worker{plural}", time.perf_counter() - started, startup,
-                    [{"status": r.status, "accuracy": r.accuracy} for r in results])
+                    [{"status": r.status, "accuracy": r.accuracy} for r in results], marginal_cpu_s=cpu / len(paths))
 
 
 def _nngpt_eval(paths: list[Path], dataset: str, batch: int, store_dir: str) -> tuple[float, list[dict]]:
@@ -205,19 +241,21 @@ def _nngpt_eval(paths: list[Path], dataset: str, batch: int, store_dir: str) -> 
     config.write_text(json.dumps({"evaluation": {"dataset": dataset, "workers": 1, "hyperparameters": hyperparameters},
                                   "store": {"data_dir": store_dir}}))
     command = [str(Path(sys.executable).with_name("nngpt")), "eval", *map(str, paths), "--store", "--json", "--config", str(config)]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), children_cpu()
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"})
     if done.returncode != 0:
         raise SystemExit(f"nngpt eval failed: {done.stderr[-2000:]}")
-    return time.perf_counter() - started, [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    records = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    return time.perf_counter() - started, children_cpu() - cpu, records
 
 
 def run_cli(paths: list[Path], dataset: str, batch: int) -> Measured:
     with tempfile.TemporaryDirectory(prefix="nngpt-bench-") as first, tempfile.TemporaryDirectory(prefix="nngpt-bench-") as every:
-        one_s, _ = _nngpt_eval(paths[:1], dataset, batch, first)
-        all_s, results = _nngpt_eval(paths, dataset, batch, every)
+        one_s, one_cpu, _ = _nngpt_eval(paths[:1], dataset, batch, first)
+        all_s, all_cpu, results = _nngpt_eval(paths, dataset, batch, every)
     marginal = (all_s - one_s) / max(1, len(paths) - 1)
-    return Measured("cli: nngpt eval --store, 1 worker", all_s, all_s - marginal * len(paths), results, marginal)
+    return Measured("cli: nngpt eval --store, 1 worker", all_s, all_s - marginal * len(paths), results, marginal,
+                    (all_cpu - one_cpu) / max(1, len(paths) - 1))
 
 
 def _mean_ok_accuracy(results: list[dict]) -> str:
@@ -275,11 +313,14 @@ def main() -> None:
     naive = rows[0] if not args.skip_naive else None
     floor = next(row for row in rows if row.name.startswith("in-process"))
     table = Table("method", "wall s", "start-up s", "marginal s/cand", "candidates/min", "speed-up vs naive",
-                  "marginal vs in-process", "mean accuracy of ok", title="evaluation throughput")
+                  "marginal vs in-process", "marginal CPU s/cand", "CPU vs in-process", "mean accuracy of ok",
+                  title="evaluation throughput")
     for row in rows:
+        cpu = row.marginal_cpu_s
         table.add_row(row.name, f"{row.wall_s:.1f}", f"{row.startup_s:.1f}", f"{row.marginal():.2f}",
                       f"{60 * len(paths) / row.wall_s:.1f}", f"{naive.wall_s / row.wall_s:.2f}x" if naive else "-",
-                      f"{row.marginal() / floor.marginal():.2f}x", _mean_ok_accuracy(row.results))
+                      f"{row.marginal() / floor.marginal():.2f}x", "-" if cpu is None else f"{cpu:.2f}",
+                      "-" if cpu is None else f"{cpu / floor.marginal_cpu_s:.2f}x", _mean_ok_accuracy(row.results))
     console.print(table)
 
 

@@ -256,8 +256,9 @@ class Zygote:
             lock_down = _once(self._lock_down(confinement.scratch) if audit else (lambda: None))
             if request_r is not None:
                 warm_up = None
-                if self.warm_up is not None:
-                    warm_up = lambda: self.warm_up(self.settings.warmup_request, self.tensors)  # noqa: E731  on its device
+                if self.warm_up is not None and self.settings.warmup_request.get("device", "cpu") != "cpu":
+                    # the worker warmed up on the CPU before forking; a device (CUDA) is warmed up here, after the fork
+                    warm_up = lambda: self.warm_up(self.settings.warmup_request, self.tensors)  # noqa: E731
                 serve(self.entry, self.tensors, request_r, result_w, lock_down, warm_up, confinement.scratch)
             elif request is not None:
                 payload, _reusable = self.entry(request, self.tensors, lock_down)
