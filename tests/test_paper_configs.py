@@ -74,7 +74,7 @@ def test_memory_estimate_counts_a_model_on_disk_exactly(tmp_path):
 
 def test_doctor_explains_on_one_screen_what_this_machine_lacks(tmp_path):
     result = run_nngpt("doctor", "--config", str(ROOT / "configs" / "paper-cifar10.yaml"),
-                       "--db", f"sqlite:///{tmp_path / 'nngpt.db'}", timeout=300)
+                       "--db", f"sqlite:///{tmp_path / 'nngpt.db'}", timeout=600)
     out = result.stdout
     assert result.returncode == 1, out + result.stderr
     assert len(out.splitlines()) <= SCREEN_LINES, out
@@ -87,7 +87,7 @@ def test_doctor_explains_on_one_screen_what_this_machine_lacks(tmp_path):
 
 def test_doctor_passes_a_config_this_machine_can_run(tmp_path):
     result = run_nngpt("doctor", "--config", str(ROOT / "configs" / "smoke.yaml"),
-                       "--db", f"sqlite:///{tmp_path / 'nngpt.db'}", timeout=300)
+                       "--db", f"sqlite:///{tmp_path / 'nngpt.db'}", timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "this machine has everything the config needs" in result.stdout
     assert "CUDA device" not in result.stdout  # nothing in the smoke config asks for one
