@@ -95,7 +95,13 @@ class ModelConfig(Section):
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field("auto", description="Weights dtype; auto = bfloat16 on CUDA, float32 on CPU.")
     device: Device = Field("auto", description="Device for the LM: auto (cuda where the machine has it, else cpu), cpu, cuda or cuda:N.")
     load_in_4bit: bool = Field(False, description="Load the base model in 4-bit with bitsandbytes (CUDA only).")
+    bnb_4bit_quant_type: Literal["nf4", "fp4"] = Field("nf4", description="4-bit quantisation type of bitsandbytes (the paper: nf4).")
+    bnb_4bit_double_quant: bool = Field(False, description="Also quantise the quantisation constants (saves ~0.4 bits per weight).")
     local_files_only: bool = Field(True, description="Never reach for the Hugging Face hub; models must be on disk or in the HF cache.")
+    prompt_format: Literal["auto", "chat", "plain"] = Field(
+        "auto", description="chat: prompts go through the tokenizer's chat template (instruct models); plain: as written (base models); auto = chat when the tokenizer has a template and the model's name says instruct or chat.",
+    )
+    max_context: optional(int, "tokens", "model's own", minimum=256) = Field(None, description="Tokens of prompt plus completion the model may use (the paper: 8192); empty = the model's max_position_embeddings.")
 
 
 class GenerationConfig(Section):
@@ -117,6 +123,9 @@ class GenerationConfig(Section):
     attempts: int = Field(1, ge=1, le=10, description="Rejection sampling: times a prompt is sampled until its answer yields code that passes the static check (the paper's pipeline: 5).")
     temperature_step: float = Field(0.1, ge=0, le=1, description="Rejection sampling: temperature added at each further attempt.")
     error_feedback: bool = Field(False, description="Rejection sampling: add why the previous answer was refused to the retried prompt.")
+    code_prefix: optional(str, "prefix", "none") = Field(
+        None, description="Text every completion starts with: decoding continues after it (lemur = the paper's: imports and supported_hyperparameters()); empty = none.",
+    )
 
     @field_validator("modes")
     @classmethod
@@ -152,7 +161,14 @@ class EvaluationConfig(Section):
     train_subset: SampleCount = Field(None, description="Use only this many training samples (empty = all).")
     test_subset: SampleCount = Field(None, description="Use only this many test samples (empty = all).")
     device: Device = Field("auto", description="Device for candidate training: auto (cuda where the evaluating machine has it, else cpu), cpu, cuda or cuda:N.")
-    workers: int = Field(2, ge=1, description="Sandbox processes evaluating candidates in parallel.")
+    workers: int = Field(2, ge=1, description="Sandbox processes evaluating candidates in parallel (on a GPU, several share it).")
+    worker_mode: Literal["auto", "fork", "resident"] = Field(
+        "auto", description="fork: a fresh confined process per candidate; resident: one confined process per worker runs candidates one after another (CUDA initialised and the data uploaded once) and is replaced after any failure; auto = resident on CUDA, fork on the CPU.",
+    )
+    recycle_after: int = Field(64, ge=1, description="Resident mode: candidates one sandboxed process runs before it is replaced by a fresh one.")
+    precision: Literal["auto", "float32", "bfloat16"] = Field("auto", description="Autocast precision of training and prediction; auto = bfloat16 on CUDA, float32 on the CPU.")
+    channels_last: Literal["auto", "on", "off"] = Field("auto", description="channels_last memory format for 4-D inputs and the model (a model whose first forward rejects it runs without); auto = on for CUDA.")
+    image_size: optional(int, "side", "dataset's own", minimum=4) = Field(None, description="Resize every batch on the device to this square side before the model sees it (LEMUR's norm_256_flip transform: 256); empty = the dataset's own size.")
     timeout_s: float = Field(120.0, gt=0, description="Wall-clock limit per candidate, seconds.")
     memory_limit_mb: int = Field(4096, ge=256, description="Address space a sandboxed candidate may add to the warm worker's baseline (RLIMIT_AS; not on CUDA), MiB.")
     max_params: int = Field(5_000_000, ge=1, description="Parameter budget; larger candidates are too_large.")
@@ -175,7 +191,9 @@ class EvaluationConfig(Section):
         if batch < 1 or batch != int(batch):
             raise ValueError(f"batch must be a whole number of at least 1, got {batch}")
         return value
+
     augment: bool = Field(False, description="Random crop (and flip where the dataset allows) on training batches.")
+    random_flip: bool = Field(False, description="Flip each training image left-right with probability 1/2 whatever the dataset (LEMUR's *_flip transforms, e.g. norm_256_flip with image_size 256).")
     threads: int = Field(1, ge=1, description="Torch threads per sandboxed candidate.")
     max_processes: int = Field(16, ge=2, description="Processes and threads a candidate's sandbox uid may hold (RLIMIT_NPROC).")
     output_limit_kb: int = Field(1024, ge=16, description="stdout+stderr a candidate may write before it is stopped; also its largest file, KiB.")
@@ -198,6 +216,27 @@ class EvaluationConfig(Section):
             raise ValueError(problem)
         return value
 
+    @property
+    def on_cuda(self) -> bool:
+        """Whether candidates train on CUDA; `auto` is resolved on this machine (nngpt_core.evaluate.device)."""
+        device = self.device
+        if device == "auto":
+            from nngpt_core.evaluate.device import resolve_evaluation_device
+
+            device = resolve_evaluation_device(device)
+        return device.startswith("cuda")
+
+    def resolved_worker_mode(self) -> str:
+        """fork or resident, with auto decided by the device."""
+        return ("resident" if self.on_cuda else "fork") if self.worker_mode == "auto" else self.worker_mode
+
+    def resolved_precision(self) -> str:
+        """float32 or bfloat16, with auto decided by the device."""
+        return ("bfloat16" if self.on_cuda else "float32") if self.precision == "auto" else self.precision
+
+    def resolved_channels_last(self) -> bool:
+        return self.on_cuda if self.channels_last == "auto" else self.channels_last == "on"
+
 
 class NoveltyConfig(Section):
     shingle_k: int = Field(5, ge=1, le=32, description="Tokens per shingle of the lexical signature.")
@@ -215,6 +254,7 @@ class SelectionConfig(Section):
     share_threshold: float = Field(0.40, ge=0, le=1, description="Accuracy threshold of the 'share above' cycle metric.")
     chance_multiplier: float = Field(1.2, ge=1, description="Admission needs accuracy above this multiple of chance.")
     min_examples: int = Field(4, ge=0, description="Top up with the best admitted candidates when fewer than this qualify.")
+    top_up_floor: float = Field(0.0, ge=0, le=1, description="Accuracy a top-up candidate needs at least (the paper: 0.35).")
     max_examples: int = Field(64, ge=1, description="At most this many SFT examples per cycle.")
 
 
@@ -223,14 +263,27 @@ class SFTConfig(Section):
     r: int = Field(8, ge=1, description="LoRA rank.")
     alpha: int = Field(16, ge=1, description="LoRA alpha.")
     dropout: float = Field(0.05, ge=0, lt=1, description="LoRA dropout.")
-    target_modules: list[str] = Field(
+    target_modules: list[str] | Literal["auto"] = Field(
         default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"],
-        description="Module names LoRA wraps.",
+        description="Module names LoRA wraps; auto = every attention and MLP projection of the model's architecture family (llm/lora_targets.py).",
     )
-    learning_rate: float = Field(2e-4, gt=0, description="AdamW learning rate.")
+    lm_head: bool = Field(False, description="Also train the output projection lm_head (the delta follow-up does), in full beside the adapter: trl computes the loss from lm_head.weight and refuses a LoRA adapter on it.")
+    learning_rate: float = Field(2e-4, gt=0, description="Learning rate of the optimizer.")
+    weight_decay: float = Field(0.0, ge=0, description="Weight decay of the optimizer (the paper: 0.01).")
+    warmup_steps: int = Field(0, ge=0, description="Optimizer steps of linear learning-rate warm-up (the paper: 20).")
+    lr_scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = Field("linear", description="Learning-rate schedule after warm-up (the paper: cosine).")
+    optimizer: str = Field("adamw_torch", description="transformers optimizer name, e.g. adamw_torch, or paged_adamw_8bit (bitsandbytes, CUDA; the paper's).")
+    gradient_accumulation_steps: int = Field(1, ge=1, description="Batches accumulated per optimizer step (the paper: 8 with batch 1).")
+    max_grad_norm: float = Field(1.0, gt=0, description="Gradient-norm clip.")
+    gradient_checkpointing: bool = Field(False, description="Recompute activations in the backward pass: less GPU memory for a 7B model, more time.")
     epochs: float = Field(2.0, gt=0, description="Passes over the cycle's SFT examples.")
     batch_size: int = Field(4, ge=1, description="Per-device train batch size.")
     max_seq_length: int = Field(2048, ge=64, description="Longer prompt+completion pairs are truncated.")
+    chaining: Literal["stack", "continue"] = Field(
+        "stack", description="stack: each cycle trains a fresh adapter on the base with the earlier ones merged in; continue: each cycle keeps training the previous cycle's adapter (the paper's; one adapter on an unmerged, possibly 4-bit, base).",
+    )
+    cumulative: bool = Field(False, description="Each cycle trains on the original pairs plus every SFT example selected so far in the run (the paper's), not only the cycle's own.")
+    original_pairs: Path | None = Field(None, description="JSONL of prompt/completion pairs every cumulative SFT set starts with (the model's initial fine-tuning set); None = none.")
     output_dir: Path = Field(Path("adapters"), description="Where adapters are saved (relative to the data dir).")
 
 

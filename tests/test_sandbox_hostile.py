@@ -1,8 +1,9 @@
 """The hostile suite: candidates that attack the evaluator, run through real sandboxes.
 
-Each fixture in tests/fixtures/hostile/ is evaluated twice, with static checks off so the runtime
-boundary itself is tested: with every layer ("full") and without the Python audit hook ("no-hook"),
-which shows the OS layers hold on their own. Each must end with its expected status (or chance-level
+Each fixture in tests/fixtures/hostile/ is evaluated with static checks off so the runtime boundary
+itself is tested: with every layer ("full"), without the Python audit hook ("no-hook"), which shows
+the OS layers hold on their own, and with every layer in resident worker mode ("resident": one
+sandboxed process runs candidates one after another, as on a GPU). Each must end with its expected status (or chance-level
 accuracy for scoring attacks), leave no process and no file behind, and the control candidate that
 follows in the same worker must evaluate normally. A fake database URL sits in this process's
 environment and in a long-running host process that candidates try to read.
@@ -58,8 +59,13 @@ EXPECTED = {
     "poison_result": {"full": "ok", "no-hook": "ok"},
     "poison_garbage": {"full": "runtime_error", "no-hook": "runtime_error"},
 }
+# Resident mode expects what full mode does, except where the process being shared matters: a forged
+# result that is not a frame of the resident protocol announces an oversized answer, and patching torch is caught.
+RESIDENT_DIFFERS = {"poison_result": "runtime_error", "patch_scoring": "forbidden"}
+for _name, _modes in EXPECTED.items():
+    _modes["resident"] = RESIDENT_DIFFERS.get(_name, _modes["full"])
 CASES = [(name, mode) for name, modes in EXPECTED.items() for mode in modes]
-MODES = {"full": (), "no-hook": ("audit-hook",)}
+MODES = {"full": (), "no-hook": ("audit-hook",), "resident": ()}
 
 
 def test_every_hostile_fixture_has_an_expectation():
@@ -84,8 +90,8 @@ def secret_holder():
 @pytest.fixture(scope="module")
 def evaluators(secret_holder):
     started = {
-        mode: Evaluator(fast_config(timeout_s=8, without=disabled), progress=False, static_checks=False,
-                        disabled_layers=disabled)
+        mode: Evaluator(fast_config(timeout_s=8, without=disabled, worker_mode="resident" if mode == "resident" else "fork"),
+                        progress=False, static_checks=False, disabled_layers=disabled)
         for mode, disabled in MODES.items()
     }
     try:

@@ -1,13 +1,17 @@
 """`nngpt doctor`: what this machine offers the loop: sandbox layers, torch and CUDA, the store, datasets.
 
     nngpt doctor
-    nngpt doctor --config configs/smoke.yaml
+    nngpt doctor --config configs/paper-cifar10.yaml
 
-It starts one warm sandbox worker and reports the isolation layers that are active for candidates
-(and why the others are not), and, when a layer that evaluation.sandbox.require names is missing,
-the one line every evaluation would refuse with; then torch/CUDA, whether the configured database
-answers (password masked), and which registered datasets are on disk. Exit status 1 when the
-sandbox cannot start or lacks a required layer, or the database does not answer; 0 otherwise.
+Without --config it starts one warm sandbox worker and reports the isolation layers that are active
+for candidates (and why the others are not), and, when a layer that evaluation.sandbox.require
+names is missing, the one line every evaluation would refuse with; then torch/CUDA, whether the
+configured database answers (password masked), and which registered datasets are on disk. With
+--config it fits on one screen: what that config needs (CUDA, bitsandbytes, the model and dataset
+on disk, the GPU memory estimate: nngpt_core.needs), each marked present or missing with what to
+do, then one line each for the sandbox (the layer table only when a required layer is missing),
+torch and the database. Exit status 1 when the sandbox cannot start or lacks a required layer, the
+database does not answer, or the config needs something this machine lacks; 0 otherwise.
 """
 
 from __future__ import annotations
@@ -87,22 +91,47 @@ def _dataset_table(cfg: RunConfig) -> Table:
     return table
 
 
+def _needs_table(cfg: RunConfig, origin: str) -> tuple[Table, list[str]]:
+    """The config's needs, and the names of those this machine lacks."""
+    from nngpt_core.needs import config_needs
+
+    table = Table("need", "asked for by", "here", "detail", title=f"what {origin} needs")
+    missing = []
+    for need in config_needs(cfg):
+        table.add_row(need.what, Text(need.why), Text("yes", style="green") if need.met else Text("no", style="red"),
+                      Text(need.detail))
+        if not need.met:
+            missing.append(need.what)
+    return table, missing
+
+
+def _layers_line(layers: list[LayerStatus]) -> Text:
+    off = [f"{layer.name} ({layer.detail})" for layer in layers if not layer.active]
+    text = f"sandbox: {len(layers) - len(off)}/{len(layers)} layers active" + (f"; off: {', '.join(off)}" if off else "")
+    return Text(text)
+
+
 def doctor(config: ConfigOption = None, db: DbOption = None) -> None:
-    """Report sandbox layers, torch/CUDA, database reachability and datasets on this machine."""
+    """Report sandbox layers, torch/CUDA, database reachability and datasets; with --config, what that config needs."""
     cfg = load(config, db)
     out = Console()
     healthy = True
+    missing: list[str] = []
+    if config is not None:
+        table, missing = _needs_table(cfg, str(config))
+        out.print(table)
     try:
         layers = sandbox_layers(cfg)
     except NngptError as exc:
         out.print(Text(f"sandbox: cannot start ({exc})", style="red"))
         healthy = False
     else:
-        out.print(_layer_table(layers))
         required = required_layers(cfg.evaluation.sandbox.require)
-        missing = missing_layers(layers, required)
-        if missing:  # the line `nngpt run` and every evaluation would refuse with
-            out.print(Text(f"error: {refusal(missing)}", style="red"))
+        absent = missing_layers(layers, required)
+        # with --config one line, unless a required layer is missing: then the table says why
+        out.print(_layers_line(layers) if config is not None and not absent else _layer_table(layers))
+        if absent:  # the line `nngpt run` and every evaluation would refuse with
+            out.print(Text(f"error: {refusal(absent)}", style="red"))
             healthy = False
         else:
             out.print(f"sandbox: the {len(required)} required layers are there (evaluation.sandbox.require)")
@@ -111,6 +140,11 @@ def doctor(config: ConfigOption = None, db: DbOption = None) -> None:
     database, reachable = _database_line(cfg)
     out.print(Text(f"database: {database}", style=None if reachable else "red"))
     healthy = healthy and reachable
-    out.print(_dataset_table(cfg))
-    if not healthy:
+    if config is None:
+        out.print(_dataset_table(cfg))
+    elif missing:
+        out.print(Text(f"this machine lacks: {', '.join(missing)}", style="red"))
+    else:
+        out.print(Text("this machine has everything the config needs", style="green"))
+    if not healthy or missing:
         raise typer.Exit(1)

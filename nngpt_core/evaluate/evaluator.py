@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from nngpt_core.config import EvaluationConfig, StoreConfig
+from nngpt_core.data.tensors import DatasetTensors
 from nngpt_core.errors import NngptError
 from nngpt_core.evaluate.device import resolve_evaluation_device
 from nngpt_core.evaluate.recipe import Recipe
@@ -37,6 +38,7 @@ from nngpt_core.sandbox.settings import LayerStatus, SandboxSettings
 from nngpt_core.sandbox.static import check_source
 
 ENTRY = "nngpt_core.evaluate.runner:run"
+WARM_UP = "nngpt_core.evaluate.runner:warm_up"
 # Imported once by each warm worker, so that candidates neither pay for nor read them.
 PRELOAD = (
     "torch", "torch.nn", "torch.nn.functional", "torch.utils.flop_counter", "numpy", "math", "typing", "collections",
@@ -65,12 +67,19 @@ def host_visibility(cfg: EvaluationConfig) -> tuple[list[str], list[str]]:
     return sorted(hidden - set(visible) - {"/"}), visible
 
 
-def sandbox_settings(cfg: EvaluationConfig, test_samples: int, disabled_layers: Iterable[str] = ()) -> SandboxSettings:
-    """The sandbox of an evaluation config, for results with `test_samples` predictions."""
+def sandbox_settings(cfg: EvaluationConfig, test_samples: int, disabled_layers: Iterable[str] = (),
+                     warmup_request: dict[str, Any] | None = None) -> SandboxSettings:
+    """The sandbox of an evaluation config, for results with `test_samples` predictions.
+
+    With `warmup_request` (a request without code), each worker warms up the evaluation path once
+    before it runs candidates, so that none of them pays for torch's lazy initialisation.
+    """
     hidden, visible = host_visibility(cfg)
     return SandboxSettings(
         entry=ENTRY, preload=PRELOAD, timeout_s=cfg.timeout_s,
-        memory_limit_mb=None if cfg.device.startswith("cuda") else cfg.memory_limit_mb,
+        warmup=WARM_UP if warmup_request is not None else "", warmup_request=dict(warmup_request or {}),
+        resident=cfg.resolved_worker_mode() == "resident", recycle_after=cfg.recycle_after,
+        memory_limit_mb=None if cfg.on_cuda else cfg.memory_limit_mb,
         max_processes=cfg.max_processes, output_limit_kb=cfg.output_limit_kb, scratch_mb=cfg.scratch_mb,
         threads=cfg.threads, hidden_paths=tuple(hidden), visible_paths=tuple(visible), disabled_layers=tuple(disabled_layers),
         result_limit_bytes=result_limit(test_samples),
@@ -80,17 +89,20 @@ def sandbox_settings(cfg: EvaluationConfig, test_samples: int, disabled_layers: 
 class Evaluator:
     """A warm pool of sandboxed workers with the dataset loaded once; use it as a context manager.
 
-    workers: overrides cfg.workers. progress: show a progress bar on stderr. static_checks and
-    disabled_layers exist for tests of the sandbox boundary itself, never for production use; a
+    workers: overrides cfg.workers. progress: show a progress bar on stderr. data: tensors to
+    evaluate on instead of loading cfg.dataset (benchmarks on data made in memory). static_checks
+    and disabled_layers exist for tests of the sandbox boundary itself, never for production use; a
     disabled layer still counts as missing when cfg.sandbox.require names it (SandboxRefused).
     """
 
     def __init__(
         self, cfg: EvaluationConfig, *, workers: int | None = None, progress: bool = True,
-        static_checks: bool = True, disabled_layers: Iterable[str] = (),
+        static_checks: bool = True, disabled_layers: Iterable[str] = (), data: DatasetTensors | None = None,
     ):
-        # auto becomes this machine's device here, so results record where they were really computed
-        self.cfg = cfg.model_copy(update={"device": resolve_evaluation_device(cfg.device)})
+        # auto becomes this machine's device here, before anything derives from it (worker mode,
+        # precision, channels_last, the device plan of each request), so results record where they were really computed
+        self.cfg = cfg = cfg.model_copy(update={"device": resolve_evaluation_device(cfg.device)})
+        self.data = data
         self.recipe = Recipe.from_config(cfg)
         self.workers = workers or cfg.workers
         self.progress = progress
@@ -112,20 +124,22 @@ class Evaluator:
         from nngpt_core.data import load_dataset
 
         cfg = self.cfg
-        data = load_dataset(
+        data = self.data or load_dataset(
             cfg.dataset, data_dir=cfg.data_dir, download=cfg.download,
             train_subset=cfg.train_subset, test_subset=cfg.test_subset, seed=cfg.seed,
         )
         self.num_classes = data.num_classes
         self.test_labels = data.test_y.numpy().astype(np.int64)
-        self.settings = sandbox_settings(cfg, len(self.test_labels), self.disabled_layers)
         self.request_template: dict[str, Any] = {
             "seed": cfg.seed, "device": cfg.device, "threads": cfg.threads, "epochs": cfg.epochs,
             "batch_size": self.recipe.batch_size, "augment": cfg.augment, "hflip": data.hflip,
             "num_classes": data.num_classes, "hyperparameters": self.recipe.hyperparameters,
             "neutral_value": cfg.neutral_value, "max_params": cfg.max_params, "max_flops": cfg.max_flops,
-            "predict_batch": PREDICT_BATCH,
+            "predict_batch": PREDICT_BATCH, "precision": self.recipe.precision,
+            "channels_last": cfg.resolved_channels_last(), "image_size": cfg.image_size, "random_flip": cfg.random_flip,
+            "resident": cfg.resolved_worker_mode() == "resident",
         }
+        self.settings = sandbox_settings(cfg, len(self.test_labels), self.disabled_layers, self.request_template)
         pool = SandboxPool(self.settings, {"train_x": data.train_x, "train_y": data.train_y, "test_x": data.test_x}, self.workers)
         try:  # fail closed: no candidate runs in a sandbox that lacks a required layer
             check_layers(pool.layers, required_layers(cfg.sandbox.require))

@@ -3,8 +3,9 @@
     from nngpt_core.evaluate.failures import CandidateFailure, classify
     status, message = classify(exc, phase_status="build_error", in_shape=(1, 8, 8))
 
-Rules: a refusal of the audit hook is `forbidden`; running out of memory is `memory_limit`;
-sys.exit is `crashed`; an error about sizes in the build or first forward pass is the phase's
+Rules: a refusal of the audit hook is `forbidden`; running out of memory (host or GPU) is
+`memory_limit`; a GPU fault (illegal address, device-side assert) is `runtime_error` with the text
+"GPU fault: ..."; sys.exit is `crashed`; an error about sizes in the build or first forward pass is the phase's
 status (`build_error` / `shape_error`), and when the input is smaller than what the architecture
 needs, the message says so ("input 1x8x8 is too small for this architecture: ..."). Runs inside
 the sandbox; the parent scrubs the text again before storing it.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import re
 import traceback
 
+from nngpt_core.evaluate.placement import is_device_fault
 from nngpt_core.sandbox.audit import SandboxViolation, first_violation
 
 CANDIDATE_FILE = "<candidate>"
@@ -70,6 +72,8 @@ def classify(exc: BaseException, phase_status: str, in_shape: tuple[int, ...]) -
         return "crashed", f"candidate called sys.exit({exc.code!r:.40})"
     if isinstance(exc, MemoryError) or _MEMORY.search(message):
         return "memory_limit", message
+    if is_device_fault(exc):
+        return "runtime_error", f"GPU fault: {message}"
     if isinstance(exc, RecursionError):
         return "runtime_error", message
     small_input = min(in_shape[-2:]) < SMALL_INPUT_SIDE

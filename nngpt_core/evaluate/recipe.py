@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # the sandboxed runner imports this module without the config
     from nngpt_core.config import EvaluationConfig
 
 RECIPE_VERSION = "lemur-sgd-1"
+_LATER_FIELDS = {"image_size": None, "random_flip": False, "precision": "float32"}  # fields added after evaluations were stored
 MAX_KEYS = 256
 MAX_KEY_LENGTH = 100
 
@@ -91,6 +92,9 @@ class Recipe:
     train_subset: int | None = None
     test_subset: int | None = None
     augment: bool = False
+    image_size: int | None = None  # batches resized on the device (LEMUR's transform size); None = the dataset's
+    random_flip: bool = False  # training images flipped left-right at random (LEMUR's *_flip transforms)
+    precision: str = "float32"  # autocast dtype of training and prediction
     version: str = RECIPE_VERSION
 
     @classmethod
@@ -101,6 +105,7 @@ class Recipe:
             dataset=cfg.dataset, epochs=cfg.epochs, seed=cfg.seed, batch_size=int(cfg.hyperparameters.get("batch", 32)),
             hyperparameters=dict(sorted(known.items())), neutral_value=cfg.neutral_value,
             train_subset=cfg.train_subset, test_subset=cfg.test_subset, augment=cfg.augment,
+            image_size=cfg.image_size, random_flip=cfg.random_flip, precision=cfg.resolved_precision(),
         )
 
     def with_hyperparameters(self, values: Mapping[str, float]) -> Recipe:
@@ -114,5 +119,9 @@ class Recipe:
 
     @property
     def hash(self) -> str:
-        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        fields = self.to_dict()
+        for name, default in _LATER_FIELDS.items():  # absent at their default: earlier hashes stay valid
+            if fields[name] == default:
+                del fields[name]
+        canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]

@@ -1,7 +1,8 @@
 """The sandboxed side of an evaluation: build, check, train one epoch, predict the test images.
 
-Runs only inside a confined process forked by the warm worker (SandboxSettings.entry is
-"nngpt_core.evaluate.runner:run"); the parent never imports candidate code. Steps:
+Runs only inside a confined sandbox process (SandboxSettings.entry is "nngpt_core.evaluate.runner:run";
+in fork mode one process per candidate, in resident mode one long-lived process per worker that
+runs candidates one after another); the parent never imports candidate code. Steps:
 
     load      exec the code as module "<candidate>"                      -> build_error
     (interface: Net, its methods, supported_hyperparameters)             -> interface_error
@@ -15,12 +16,15 @@ Runs only inside a confined process forked by the warm worker (SandboxSettings.e
 
 The test labels are not here: predictions go back as raw int64 and the parent computes accuracy.
 `lock_down` (the audit hook) is called once trusted set-up is done, just before candidate code runs.
+Device, precision (bf16 autocast), channels_last and the recipe's image size come from the request
+(nngpt_core.evaluate.placement). `warm_up` runs a trusted model through every phase once, so that what
+torch initialises lazily (the optimizers import torch._dynamo, ~4 s) is paid once per worker, not per candidate.
 """
 
 from __future__ import annotations
 
 import faulthandler
-import os
+import gc
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -34,9 +38,11 @@ from torch import nn
 from torch.nn.parameter import is_lazy
 from torch.utils.flop_counter import FlopCounterMode
 
-from nngpt_core.data.tensors import iterate_batches
+from nngpt_core.data.tensors import iterate_batches, random_hflip
+from nngpt_core.evaluate.placement import DATA_KEYS, DevicePlan, batches, is_device_fault
 from nngpt_core.evaluate.failures import CANDIDATE_FILE, CandidateFailure, classify
 from nngpt_core.evaluate.fingerprint import structural_tokens
+from nngpt_core.evaluate.integrity import library_changes, remember_library_state
 from nngpt_core.evaluate.recipe import HyperparameterError, fill_hyperparameters, requested_keys
 from nngpt_core.evaluate.wire import ChildReport, encode_result
 from nngpt_core.sandbox.audit import first_violation
@@ -81,13 +87,14 @@ class Run:
 
     def __init__(self, request: dict[str, Any], tensors: dict[str, torch.Tensor]):
         self.request = request
-        self.device = torch.device(request["device"])
-        self.train_x = tensors["train_x"].to(self.device)
-        self.train_y = tensors["train_y"].to(self.device)
-        self.test_x = tensors["test_x"].to(self.device)
-        self.in_shape = tuple(self.train_x.shape[1:])
+        self.plan = DevicePlan.from_request(request)
+        self.device = self.plan.device
+        data = self.plan.resident(tensors)
+        self.train_x, self.train_y, self.test_x = data["train_x"], data["train_y"], data["test_x"]
+        self.in_shape = self.plan.in_shape(tuple(self.train_x.shape[1:]))
         self.num_classes = int(request["num_classes"])
         self.report = ChildReport(status="ok")
+        self.device_fault = False  # the GPU context is unusable: this process must not run another candidate
 
     @contextmanager
     def phase(self, name: str, failure_status: str):
@@ -141,13 +148,17 @@ class Run:
             if self.report.params > request["max_params"]:
                 raise CandidateFailure("too_large", f"{self.report.params:,} parameters exceed the budget of {request['max_params']:,}")
             model.eval()
-            sample = self.train_x[:1]
-            with torch.no_grad():
-                self._check_logits(model(sample), 1, "the first forward pass")
-            self.report.flops = _count_flops(model, sample)
+            plan = self.plan
+
+            def first_forward() -> Any:
+                with torch.no_grad(), plan.precision():
+                    return model(plan.inputs(self.train_x[:1]))
+
+            self._check_logits(plan.adopt_memory_format(model, first_forward), 1, "the first forward pass")
+            self.report.flops = _count_flops(model, plan.inputs(self.train_x[:1]))
             if self.report.flops is not None and self.report.flops > request["max_flops"]:
                 raise CandidateFailure("too_large", f"{self.report.flops:,} FLOPs per sample exceed the budget of {request['max_flops']:,}")
-            self.report.tokens = structural_tokens(model, self.train_x[:FINGERPRINT_SAMPLES])
+            self.report.tokens = structural_tokens(model, plan.inputs(self.train_x[:FINGERPRINT_SAMPLES]))
 
     def _check_logits(self, output: Any, batch: int, where: str) -> None:
         expected = (batch, self.num_classes)
@@ -162,15 +173,17 @@ class Run:
         request = self.request
         batch = request["batch_size"]
         tracker = LossTracker(model, self.num_classes)
-        with self.phase("train", "runtime_error"):
+        with self.phase("train", "runtime_error"), self.plan.precision():
             model.train()
             for epoch in range(request["epochs"]):
                 generator = torch.Generator().manual_seed(request["seed"] + epoch)
-                batches = iterate_batches(
+                stored = iterate_batches(
                     self.train_x, self.train_y, batch, shuffle=True, generator=generator, augment=request["augment"],
                     hflip=request["hflip"], drop_last=len(self.train_x) % batch == 1,  # BatchNorm cannot train on one sample
                 )
-                model.learn(tracker.watch(batches))
+                if request.get("random_flip"):
+                    stored = ((random_hflip(images, generator), labels) for images, labels in stored)
+                model.learn(tracker.watch(batches(self.plan, stored)))
         loss = tracker.mean()
         if loss is not None and not np.isfinite(loss):
             raise CandidateFailure("nonfinite", "training loss became NaN or infinite")
@@ -179,11 +192,11 @@ class Run:
     def predict(self, model: nn.Module) -> np.ndarray:
         predictions = []
         size = self.request["predict_batch"]
-        with self.phase("predict", "runtime_error"):
+        with self.phase("predict", "runtime_error"), self.plan.precision():
             model.eval()
             with torch.no_grad():
                 for start in range(0, len(self.test_x), size):
-                    images = self.test_x[start:start + size]
+                    images = self.plan.inputs(self.test_x[start:start + size])
                     logits = model(images)
                     self._check_logits(logits, len(images), "forward on test images")
                     predictions.append(logits.argmax(dim=1).to("cpu", torch.int64))
@@ -218,8 +231,12 @@ def _evaluate(run: Run, lock_down: Callable[[], None]) -> np.ndarray:
     return run.predict(model)
 
 
-def run(request: dict[str, Any], tensors: dict[str, torch.Tensor], result_fd: int, lock_down: Callable[[], None]) -> None:
-    """Sandbox entry point: evaluate `request["code"]` and write the result to `result_fd`."""
+def run(request: dict[str, Any], tensors: dict[str, torch.Tensor], lock_down: Callable[[], None]) -> tuple[bytes, bool]:
+    """Sandbox entry point: evaluate `request["code"]`.
+
+    Returns the result payload and whether this process may run another candidate (resident
+    mode): only after an `ok` that left the GPU and the shared library state as they were.
+    """
     faulthandler.enable()  # a crash dump on stderr names the candidate's line
     torch.set_num_threads(int(request["threads"]))
     evaluation = Run(request, tensors)
@@ -228,10 +245,74 @@ def run(request: dict[str, Any], tensors: dict[str, torch.Tensor], result_fd: in
         predictions = _evaluate(evaluation, lock_down)
     except BaseException as exc:  # candidate code can reach past the phases (hooks, __del__, threads)
         evaluation.report.status, evaluation.report.error = classify(exc, "runtime_error", evaluation.in_shape)
+        evaluation.device_fault = is_device_fault(exc)
     violation = first_violation()
+    # Only a resident process runs later candidates that a changed library could mislead.
+    changes = library_changes() if request.get("resident") else []
     if violation:  # refused at some point, even if the candidate swallowed the exception
         evaluation.report.status, evaluation.report.error, predictions = "forbidden", f"sandbox refused: {violation}", None
+    elif changes:
+        evaluation.report.status, predictions = "forbidden", None
+        evaluation.report.error = f"changed shared torch state that later candidates use: {', '.join(changes[:5])}"
     payload = encode_result(evaluation.report, predictions if evaluation.report.status == "ok" else None)
-    view = memoryview(payload)
-    while view:
-        view = view[os.write(result_fd, view):]
+    reusable = evaluation.report.status == "ok" and not evaluation.device_fault
+    del evaluation
+    if reusable:
+        DevicePlan.from_request(request).release()
+    return payload, reusable
+
+
+WARM_UP_CODE = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def supported_hyperparameters():
+    return {"lr", "momentum", "dropout"}
+
+
+class Net(nn.Module):
+    def __init__(self, in_shape, out_shape, prm, device):
+        super().__init__()
+        channels = in_shape[1]
+        self.conv = nn.Sequential(nn.Conv2d(channels, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(inplace=True),
+                                  nn.MaxPool2d(2, ceil_mode=True), nn.Conv2d(8, 8, 1), nn.GELU())
+        self.attention = nn.MultiheadAttention(8, 2, batch_first=True)
+        self.norm = nn.LayerNorm(8)
+        self.head = nn.Sequential(nn.Dropout(prm["dropout"]), nn.Linear(8, out_shape[0]))
+
+    def forward(self, x):
+        x = self.conv(x)
+        tokens = self.norm(x.flatten(2).transpose(1, 2))
+        tokens = tokens + self.attention(tokens, tokens, tokens, need_weights=False)[0]
+        pooled = F.adaptive_avg_pool2d(x, 1).flatten(1) + tokens.mean(1)
+        return self.head(torch.cat([pooled], dim=1))
+
+    def train_setup(self, prm):
+        self.criterion = nn.CrossEntropyLoss()
+        self.optimizers = [torch.optim.SGD(self.parameters(), lr=prm["lr"], momentum=prm["momentum"]),
+                           torch.optim.Adam(self.parameters(), lr=1e-3), torch.optim.AdamW(self.parameters(), lr=1e-3)]
+
+    def learn(self, train_data):
+        for inputs, labels in train_data:
+            for optimizer in self.optimizers:
+                optimizer.zero_grad()
+                self.criterion(self(inputs), labels).backward()
+                optimizer.step()
+"""
+WARM_UP_SAMPLES = 8
+
+
+def warm_up(request: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
+    """Evaluate a trusted model on a few samples with `request`'s settings, in this process, result discarded.
+
+    Called by the warm worker before it forks candidates (on the CPU, one thread, so that no thread
+    pool exists at fork time) and by a resident worker on its device before its first candidate.
+    """
+    small = {name: tensors[name][:WARM_UP_SAMPLES] for name in DATA_KEYS}
+    payload, _ = run({**request, "code": WARM_UP_CODE, "epochs": 1}, small, lambda: None)
+    if not payload.startswith(b'{"status":"ok"'):
+        raise RuntimeError(f"the warm-up evaluation failed: {payload[:300].decode('utf-8', 'replace')}")
+    remember_library_state()
+    gc.freeze()  # what the warm-up left is permanent: later collections skip it, forked children do not copy it

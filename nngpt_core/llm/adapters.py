@@ -4,9 +4,11 @@
     loaded = load_with_adapter(cfg.model, store, adapter_id)       # base + every adapter of the chain
     new_id = register_adapter(store, training, parent_id=adapter_id, run_id=run, base_model=..., config=...)
 
-Each cycle's adapter is trained on the base with all earlier adapters merged in, and records the
-adapter it was trained on as its parent. Loading adapter k therefore merges the whole chain, oldest
-first, into the base: nothing earlier is dropped. A missing row, a missing directory or a base model
+Each cycle's adapter records the adapter it was trained on as its parent. Stacked (sft.chaining:
+stack, the default) it was trained on the base with all earlier adapters merged in, so loading
+adapter k merges the whole chain, oldest first, into the base: nothing earlier is dropped.
+Continued (sft.chaining: continue, the paper's) it started from its parent's weights and replaces
+it: its row's config says `continues_parent`, and the chain applies it in its parent's place. A missing row, a missing directory or a base model
 other than the one the chain was trained on is an error, never a silent fallback. Next to the
 adapter files, `nngpt_adapter.json` keeps the same metadata as the store row.
 """
@@ -51,17 +53,27 @@ def _same_model(a: str, b: str) -> bool:
     return resolve_model_path(a) == resolve_model_path(b)
 
 
+def continues_parent(row: Adapter) -> bool:
+    """Whether this adapter was trained from its parent's weights (it then replaces the parent in the chain)."""
+    return bool((row.config or {}).get("continues_parent")) and row.parent_id is not None
+
+
 def chain_paths(store: Store, adapter_id: int | None, base_model: str) -> list[str]:
-    """Adapter directories to merge into `base_model` for `adapter_id` (empty for None), checked."""
+    """Adapter directories to apply to `base_model`, oldest first, for `adapter_id` (empty for None), checked."""
     if adapter_id is None:
         return []
     with store.session() as session:
         chain = adapter_chain(session, adapter_id)
+        paths: list[str] = []
         for row in chain:
             if not _same_model(row.base_model, base_model):
                 raise NngptError(f"adapter {row.id} was trained on base model '{row.base_model}', "
                                  f"but model.name_or_path is '{base_model}'")
-        return [row.path for row in chain]
+            if continues_parent(row):
+                paths[-1] = row.path
+            else:
+                paths.append(row.path)
+        return paths
 
 
 def load_with_adapter(model_cfg: ModelConfig, store: Store, adapter_id: int | None) -> LoadedModel:

@@ -5,7 +5,10 @@
     loaded = load_model(cfg.model, adapter_paths=[...])  # with LoRA adapters merged in, oldest first
 
 Device and dtype come from config (auto: CUDA with bfloat16 when present, else CPU with float32).
-4-bit loading needs CUDA and bitsandbytes and says so in one line otherwise. With
+4-bit loading (bitsandbytes NF4, the paper's) needs CUDA and bitsandbytes and says so in one line
+otherwise; adapters on a 4-bit base are applied unmerged (merging would re-quantise them). The
+loaded model knows whether its prompts go through the chat template (nngpt_core.llm.prompt_format)
+and how many tokens of context it may use (`model.max_context`, else its position embeddings). With
 `local_files_only` (the default) a model that is neither a directory nor in the HF cache fails with
 one line that says how to make it available. The default `models/bootstrap` is also found relative
 to the repository when the working directory is elsewhere.
@@ -37,6 +40,12 @@ class LoadedModel:
     name_or_path: str
     device: torch.device
     adapter_paths: list[str] = field(default_factory=list)
+    chat: bool = False  # prompts go through the tokenizer's chat template
+    max_context: int | None = None  # tokens of prompt plus completion; None = unknown
+
+    @property
+    def quantized(self) -> bool:
+        return bool(getattr(self.model, "is_loaded_in_4bit", False) or getattr(self.model, "is_loaded_in_8bit", False))
 
 
 def resolve_device(spec: str) -> torch.device:
@@ -84,7 +93,8 @@ def _quantization(cfg: ModelConfig, device: torch.device):
         raise ConfigError("model.load_in_4bit: bitsandbytes is not installed (pip install bitsandbytes)") from None
     from transformers import BitsAndBytesConfig
 
-    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16)
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type=cfg.bnb_4bit_quant_type,
+                              bnb_4bit_use_double_quant=cfg.bnb_4bit_double_quant, bnb_4bit_compute_dtype=torch.bfloat16)
 
 
 def load_tokenizer(path: str, local_files_only: bool = True):
@@ -126,25 +136,43 @@ def load_base(cfg: ModelConfig):
     return model, path, device
 
 
-def merge_adapters(model, adapter_paths: list[str]):
-    """`model` with each LoRA adapter merged into its weights in order (oldest first)."""
+def check_adapter(adapter_path: str) -> None:
+    if not (Path(adapter_path) / "adapter_config.json").is_file():
+        raise NngptError(f"adapter directory '{adapter_path}' is missing or incomplete; refusing to load without it")
+
+
+def merge_adapters(model, adapter_paths: list[str], quantized: bool = False):
+    """`model` with each LoRA adapter merged into its weights in order (oldest first).
+
+    A quantised base keeps its one adapter unmerged; a stack of several needs a full-precision base.
+    """
     from peft import PeftModel
 
+    if quantized and len(adapter_paths) > 1:
+        raise ConfigError("model.load_in_4bit: a 4-bit base takes one adapter, not a stack of "
+                          f"{len(adapter_paths)}; train with sft.chaining: continue")
     for adapter_path in adapter_paths:
-        if not (Path(adapter_path) / "adapter_config.json").is_file():
-            raise NngptError(f"adapter directory '{adapter_path}' is missing or incomplete; refusing to load without it")
+        check_adapter(adapter_path)
+    if quantized and adapter_paths:
+        return PeftModel.from_pretrained(model, adapter_paths[0])
+    for adapter_path in adapter_paths:
         model = PeftModel.from_pretrained(model, adapter_path).merge_and_unload()
     return model
 
 
 def load_model(cfg: ModelConfig, adapter_paths: list[str] | None = None) -> LoadedModel:
     """The base model with every adapter of `adapter_paths` merged in, in eval mode, and its tokenizer."""
+    from nngpt_core.llm.prompt_format import wants_chat_template
+
     model, path, device = load_base(cfg)
-    model = merge_adapters(model, list(adapter_paths or []))
+    model = merge_adapters(model, list(adapter_paths or []), quantized=cfg.load_in_4bit)
     model.eval()
     tokenizer = load_tokenizer(path, cfg.local_files_only)
-    log.info("loaded %s on %s (%s), %d adapter(s)", path, device, next(model.parameters()).dtype, len(adapter_paths or []))
-    return LoadedModel(model, tokenizer, path, device, list(adapter_paths or []))
+    chat = wants_chat_template(tokenizer, cfg)
+    context = cfg.max_context or getattr(model.config, "max_position_embeddings", None)
+    log.info("loaded %s on %s (%s), %d adapter(s), %s prompts", path, device, next(model.parameters()).dtype,
+             len(adapter_paths or []), "chat-template" if chat else "plain")
+    return LoadedModel(model, tokenizer, path, device, list(adapter_paths or []), chat, context)
 
 
 def ensure_model_available(cfg: ModelConfig) -> str:

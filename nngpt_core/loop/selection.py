@@ -2,8 +2,8 @@
 
 The paper's rule: novel (admitted) and first-epoch accuracy >= `selection.min_accuracy` (0.40).
 Top-up rule: when fewer than `selection.min_examples` qualify, the best remaining admitted
-candidates (highest accuracy first, all above the admission bar) fill up to that number, marked
-`top_up`. At most `selection.max_examples` are kept. A cycle that admitted nothing selects nothing,
+candidates (highest accuracy first, all above the admission bar and `selection.top_up_floor`)
+fill up to that number, marked `top_up`. At most `selection.max_examples` are kept. A cycle that admitted nothing selects nothing,
 trains no adapter, and the next cycle keeps the current one.
 
 Each pair is the very prompt that produced the candidate and the completion the template expects
@@ -26,7 +26,7 @@ def choose(candidates: list[Candidate], cfg: RunConfig) -> list[tuple[Candidate,
     qualified = [c for c in candidates if c.accuracy >= rule.min_accuracy]
     chosen = [(c, "qualified") for c in qualified[: rule.max_examples]]
     if len(chosen) < rule.min_examples:
-        rest = [c for c in candidates if c.accuracy < rule.min_accuracy]
+        rest = [c for c in candidates if rule.top_up_floor <= c.accuracy < rule.min_accuracy]
         chosen += [(c, "top_up") for c in rest[: rule.min_examples - len(chosen)]]
     return chosen
 

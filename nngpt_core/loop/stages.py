@@ -42,8 +42,9 @@ def finetune_cycle(store: Store, cfg: RunConfig, cycle_id: int) -> int | None:
 
     Returns the adapter id; None when the cycle selected no examples (the next cycle then keeps
     the current adapter). An adapter already registered for the cycle is never trained twice.
+    With sft.cumulative the training set is the original pairs plus every example selected so far.
     """
-    from nngpt_core.llm.finetune import finetune
+    from nngpt_core.llm.finetune import cumulative_pairs, finetune
 
     with store.session() as session:
         cycle = session.get(Cycle, cycle_id)
@@ -55,6 +56,8 @@ def finetune_cycle(store: Store, cfg: RunConfig, cycle_id: int) -> int | None:
         log.info("cycle %d: %s, so the next cycle keeps adapter %s", cycle.index,
                  "fine-tuning is off (sft.enabled)" if pairs else "no SFT examples were selected", cycle.adapter_in_id)
         return None
+    if cfg.sft.cumulative:
+        pairs = cumulative_pairs(cfg, store, cycle.run_id, cycle.index)
     with timed_stage(store, cycle_id, "finetune"):
         return finetune(cfg, store, pairs, parent_id=cycle.adapter_in_id, run_id=cycle.run_id, cycle=cycle)
 

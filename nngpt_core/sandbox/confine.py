@@ -123,6 +123,8 @@ def _address_space_bytes() -> int:
 def _set_limits(settings: SandboxSettings, confinement: Confinement) -> list[LayerStatus]:
     layers: list[LayerStatus] = []
     cpu_seconds = math.ceil(settings.timeout_s * max(1, settings.threads)) + 1
+    if settings.resident:  # one process serves up to recycle_after requests, plus its warm-up
+        cpu_seconds *= settings.recycle_after + 1
 
     def memory() -> None:
         limit = _address_space_bytes() + settings.memory_limit_mb * 2**20

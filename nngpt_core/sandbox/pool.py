@@ -55,6 +55,7 @@ class RawOutcome:
     output_bytes: int = 0
     setup: dict[str, Any] = field(default_factory=dict)
     payload: bytes = b""
+    process: int | None = None  # resident mode: which of the worker's sandboxed processes answered (1, 2, ...)
 
     @classmethod
     def from_header(cls, header: dict[str, Any], payload: bytes) -> RawOutcome:
@@ -62,6 +63,7 @@ class RawOutcome:
             exit_code=header.get("exit_code"), signal=header.get("signal"), stopped=header.get("stopped"),
             wall_s=float(header.get("wall_s") or 0.0), output_tail=str(header.get("output_tail") or ""),
             output_bytes=int(header.get("output_bytes") or 0), setup=dict(header.get("setup") or {}), payload=payload,
+            process=header.get("process"),
         )
 
 

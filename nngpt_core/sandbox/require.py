@@ -101,5 +101,5 @@ def probe_layers(settings: SandboxSettings) -> list[LayerStatus]:
     """
     from nngpt_core.sandbox.pool import SandboxPool
 
-    with SandboxPool(dataclasses.replace(settings, entry="", preload=()), tensors=None, workers=1) as pool:
+    with SandboxPool(dataclasses.replace(settings, entry="", preload=(), warmup="", warmup_request={}, resident=False), tensors=None, workers=1) as pool:
         return pool.layers

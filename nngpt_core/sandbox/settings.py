@@ -3,9 +3,17 @@
     from nngpt_core.sandbox.settings import SandboxSettings, LAYERS
     settings = SandboxSettings(entry="nngpt_core.evaluate.runner:run", timeout_s=30)
     SandboxSettings.from_dict(settings.to_dict()) == settings      # travels as JSON
+    SandboxSettings(entry=..., resident=True, recycle_after=64)    # one long-lived sandboxed process per worker (GPU)
 
 `LAYERS` names every isolation layer with a one-line description; `nngpt doctor` prints which of
 them are active on this machine. Settings travel from the parent to the worker as JSON, never pickle.
+
+Two ways to run requests, with the same layers (docs/evaluation.md, "Worker modes"):
+fork (default): the warm worker forks one confined process per request; nothing survives a request.
+resident: the warm worker forks one confined process that serves requests one after another and is
+replaced after a failure, a crash, a leftover thread or process, or `recycle_after` requests. CUDA
+cannot be initialised before a fork, so this is how a GPU is used without paying CUDA start-up
+and the data upload per candidate: the resident process initialises CUDA once, after its fork.
 """
 
 from __future__ import annotations
@@ -61,8 +69,12 @@ class LayerStatus:
 class SandboxSettings:
     """Limits and wiring of one pool of warm sandbox workers."""
 
-    entry: str  # "module:function" called in each sandboxed process as entry(request, tensors, result_fd, lock_down); "" = none (a layer probe)
+    entry: str  # "module:function" called per request as entry(request, tensors, lock_down) -> (payload, reusable); "" = none (a layer probe)
     preload: tuple[str, ...] = ()  # modules each warm worker imports once, before forking candidates
+    warmup: str = ""  # "module:function" called as warmup(request, tensors) to initialise lazily loaded code once
+    warmup_request: dict[str, Any] = dataclasses.field(default_factory=dict)  # its request (the worker runs it on the CPU)
+    resident: bool = False  # one long-lived sandboxed process per worker instead of one per request
+    recycle_after: int = 64  # resident: requests one process serves before it is replaced
     timeout_s: float = 60.0
     memory_limit_mb: int | None = 4096  # address space above the worker's baseline; None = unlimited (CUDA)
     max_processes: int = 16

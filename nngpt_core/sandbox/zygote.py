@@ -6,17 +6,18 @@ It speaks the framed protocol (nngpt_core.sandbox.protocol) on stdin/stdout and 
 
 Startup: read the init message (settings, and where the shared data tensors are), leave the
 network (and, without root, enter a user namespace) while still single-threaded, import the entry
-module and map the data. Then, per request: fork a monitor (own session, PID and mount namespaces),
-which forks the candidate; the candidate confines itself and calls the entry. The worker enforces
-the wall-clock limit, reads the candidate's result, output and setup report through size-bounded
+module, map the data and run the warm-up (on the CPU with one thread, so no thread pool exists at
+fork time). Then, per request: fork a monitor (own session, PID and mount namespaces), which forks
+the candidate; the candidate confines itself and calls the entry. The worker enforces the
+wall-clock limit, reads the candidate's result, output and setup report through size-bounded
 pipes, then kills every process left over (its process group, its uid, every adopted orphan) and
 removes the scratch directory before answering. The worker itself never runs candidate code.
+In resident mode the same confined process serves many requests (nngpt_core.sandbox.resident).
 """
 
 from __future__ import annotations
 
 import importlib
-import json
 import math
 import mmap
 import os
@@ -25,48 +26,22 @@ import signal
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from nngpt_core.sandbox import linux
 from nngpt_core.sandbox.audit import install_audit_hook
 from nngpt_core.sandbox.confine import Confinement, confine_candidate, isolate_monitor, try_layer
+from nngpt_core.sandbox.pipes import SETUP_REPORT_LIMIT, Sandboxed, Watch, parse_setup, write_quietly
 from nngpt_core.sandbox.processes import kill_group, kill_leftovers, remove_tree
 from nngpt_core.sandbox.protocol import FramedReader, ProtocolError, write_message
+from nngpt_core.sandbox.resident import ResidentRunner, serve, write_all
 from nngpt_core.sandbox.settings import LayerStatus, SandboxSettings
 
 SCRATCH_ROOT = "scratch"  # in the worker's directory: scratch directories when there is no mount namespace
 SANDBOX_UID_BASE = 1_500_000_000  # + the worker's pid: concurrent workers never share a uid
 EXIT_SETUP_FAILED = 71
-OUTPUT_TAIL_BYTES = 16384  # room for a crash dump, whose module list alone takes ~6 KB
-SETUP_REPORT_LIMIT = 1 << 16
 DRAIN_GRACE_S = 0.5
-
-
-@dataclass
-class _Watch:
-    """One pipe from the candidate and what has been read from it (bounded)."""
-
-    name: str
-    fd: int
-    limit: int
-    keep_tail: bool = False
-    data: bytearray = field(default_factory=bytearray)
-    total: int = 0
-    closed: bool = False
-
-    def add(self, chunk: bytes) -> bool:
-        """Append `chunk`; False once more than `limit` bytes arrived."""
-        self.total += len(chunk)
-        self.data += chunk
-        if self.keep_tail:
-            del self.data[:-OUTPUT_TAIL_BYTES]
-        return self.total <= self.limit
-
-    def close(self) -> None:
-        if not self.closed:
-            os.close(self.fd)
-            self.closed = True
 
 
 class Zygote:
@@ -89,11 +64,13 @@ class Zygote:
             self.layers.append(LayerStatus("uid-drop", False, reason))
         for module in settings.preload:
             importlib.import_module(module)
-        self.entry = None  # a layer probe runs no request
-        if settings.entry:
-            module_name, _, function = settings.entry.partition(":")
-            self.entry = getattr(importlib.import_module(module_name), function)
+        self.entry = _resolve(settings.entry) if settings.entry else None  # "": a layer probe, which runs no request
         self.tensors = map_tensors(data, data_fd) if data else {}
+        self.warm_up = _resolve(settings.warmup) if settings.warmup else None
+        if self.warm_up is not None:
+            cpu = {"device": "cpu", "precision": "float32", "channels_last": False, "threads": 1}
+            self.warm_up({**settings.warmup_request, **cpu}, self.tensors)
+        self.resident = ResidentRunner(self) if settings.resident else None
         self.import_dirs = [path for path in sys.path if os.path.isdir(path)]
         work_dir = tempfile.gettempdir()  # made for this worker by the parent, which removes it
         os.chmod(work_dir, 0o711)  # the sandbox uid may reach its scratch below, but not list it
@@ -134,50 +111,78 @@ class Zygote:
 
     # ----------------------------------------------------------------- one candidate
     def run(self, request: dict[str, Any] | None) -> tuple[dict[str, Any], bytes]:
-        """Run `request` (None: only set up and report the layers) in a fresh confined process."""
+        """Run `request` (None: only set up and report the layers) in a confined process."""
+        if self.resident is not None and request is not None:
+            return self.resident.run(request)
+        process = self.spawn(request)
+        status, stopped = self._supervise(process, process.started + self.settings.timeout_s)
+        wall = time.monotonic() - process.started
+        self.finish(process)
+        return self.header(process, status, stopped, wall), bytes(process.result.data[: process.result.limit])
+
+    def spawn(self, request: dict[str, Any] | None, resident: bool = False) -> Sandboxed:
+        """Fork a monitor and its confined candidate for `request` (resident: a process that serves many)."""
         host_scratch = tempfile.mkdtemp(dir=self.scratch_root)
         if self.uid is not None:
             os.chown(host_scratch, self.uid, self.uid)
         setup_r, setup_w = os.pipe()
         result_r, result_w = os.pipe()
         output_r, output_w = os.pipe()
+        request_r, request_w = os.pipe() if resident else (None, None)
         started = time.monotonic()
         monitor = os.fork()
         if monitor == 0:
-            for fd in (setup_r, result_r, output_r):
+            for fd in (setup_r, result_r, output_r, request_w):
+                if fd is not None:
+                    os.close(fd)
+            self._monitor(request, host_scratch, setup_w, result_w, output_w, request_r)
+        for fd in (setup_w, result_w, output_w, request_r):
+            if fd is not None:
                 os.close(fd)
-            self._monitor(request, host_scratch, setup_w, result_w, output_w)
-        for fd in (setup_w, result_w, output_w):
-            os.close(fd)
-        setup = _Watch("setup", setup_r, SETUP_REPORT_LIMIT)
-        result = _Watch("result", result_r, self.settings.result_limit_bytes)
-        output = _Watch("output", output_r, self.settings.output_limit_kb * 1024, keep_tail=True)
-        status, stopped = self._supervise(monitor, started, [setup, result, output])
-        wall = time.monotonic() - started
-        self.sweep(monitor)
-        remove_tree(host_scratch)
+        return Sandboxed(
+            monitor, host_scratch, started, Watch("setup", setup_r, SETUP_REPORT_LIMIT),
+            Watch("result", result_r, self.settings.result_limit_bytes),
+            Watch("output", output_r, self.settings.output_limit_kb * 1024, keep_tail=True), request_w,
+        )
+
+    def finish(self, process: Sandboxed) -> None:
+        """Kill what is left of `process` and remove its scratch directory."""
+        if process.request_fd is not None:
+            os.close(process.request_fd)
+            process.request_fd = None
+        for watch in process.watches:
+            watch.close()
+        self.sweep(process.monitor)
+        remove_tree(process.scratch)
+
+    def header(self, process: Sandboxed, status: int | None, stopped: str | None, wall_s: float) -> dict[str, Any]:
+        """What the parent learns about one request's run (the result bytes travel as the payload)."""
         exit_code, signal_number = _decode_monitor_status(status)
-        header = {
-            "exit_code": exit_code, "signal": signal_number, "stopped": stopped, "wall_s": wall,
-            "output_tail": bytes(output.data).decode("utf-8", "replace"), "output_bytes": output.total,
-            "setup": _parse_setup(bytes(setup.data)),
+        return {
+            "exit_code": exit_code, "signal": signal_number, "stopped": stopped, "wall_s": wall_s,
+            "output_tail": bytes(process.output.data).decode("utf-8", "replace"), "output_bytes": process.output.total,
+            "setup": parse_setup(bytes(process.setup.data)),
         }
-        return header, bytes(result.data[: result.limit])
 
-    def _supervise(self, monitor: int, started: float, watches: list[_Watch]) -> tuple[int, str | None]:
-        """Read the pipes until the monitor exits and they close; stop it at the deadline or a size limit.
+    def _supervise(self, process: Sandboxed, deadline: float,
+                   answered: Callable[[], bool] | None = None) -> tuple[int | None, str | None]:
+        """Read the pipes until the monitor exits and they close, or until `answered()` (resident: a whole
+        result arrived); stop it at the deadline or a size limit.
 
-        Returns the monitor's wait status and why it was stopped (None, timeout, or the watch that overflowed).
+        Returns the monitor's wait status (None while it runs on) and why it was stopped (None,
+        timeout, or the watch that overflowed).
         """
+        monitor = process.monitor
         pidfd = os.pidfd_open(monitor)
-        deadline = started + self.settings.timeout_s
         status: int | None = None
         stopped: str | None = None
         drain_until = math.inf
         try:
             while True:
                 now = time.monotonic()
-                open_watches = [watch for watch in watches if not watch.closed]
+                if answered is not None and stopped is None and status is None and answered():
+                    return None, None
+                open_watches = [watch for watch in process.watches if not watch.closed]
                 if status is not None and (not open_watches or now >= drain_until):
                     return status, stopped
                 if status is None and stopped is None and now >= deadline:
@@ -205,10 +210,9 @@ class Zygote:
                         kill_group(monitor)
         finally:
             os.close(pidfd)
-            for watch in watches:
-                watch.close()
 
-    def _monitor(self, request: dict[str, Any] | None, host_scratch: str, setup_w: int, result_w: int, output_w: int) -> None:
+    def _monitor(self, request: dict[str, Any] | None, host_scratch: str, setup_w: int, result_w: int, output_w: int,
+                 request_r: int | None) -> None:
         """The monitor process: isolate, fork the candidate, wait, exit with its encoded status."""
         code = EXIT_SETUP_FAILED
         try:
@@ -220,47 +224,78 @@ class Zygote:
             monitor_pid = os.getpid()
             candidate = os.fork()
             if candidate == 0:
-                self._candidate(request, confinement, 0 if confinement.pid_ns else monitor_pid, setup_w, result_w, output_w)
-            for fd in (setup_w, result_w, output_w):
-                os.close(fd)
+                self._candidate(request, confinement, 0 if confinement.pid_ns else monitor_pid, setup_w, result_w, output_w,
+                                request_r)
+            for fd in (setup_w, result_w, output_w, request_r):
+                if fd is not None:
+                    os.close(fd)
             status = os.waitpid(candidate, 0)[1]
             code = min(os.WEXITSTATUS(status), 127) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
         except BaseException as exc:  # report how setting up the sandbox failed, then die
-            _write_quietly(setup_w, {"error": f"monitor: {type(exc).__name__}: {exc}"})
+            write_quietly(setup_w, {"error": f"monitor: {type(exc).__name__}: {exc}"})
         finally:
             os._exit(code)
 
     def _candidate(self, request: dict[str, Any] | None, confinement: Confinement, expected_parent: int,
-                   setup_w: int, result_w: int, output_w: int) -> None:
+                   setup_w: int, result_w: int, output_w: int, request_r: int | None) -> None:
         code = EXIT_SETUP_FAILED
         reported = False
         try:
+            keep = {setup_w, result_w} | ({request_r} if request_r is not None else set())
             layers = self.layers + confine_candidate(
-                self.settings, confinement, expected_parent, output_w, {setup_w, result_w}, self.environment,
+                self.settings, confinement, expected_parent, output_w, keep, self.environment,
             )
             audit = self.settings.enabled("audit-hook")
             layers.append(LayerStatus("audit-hook", audit, "installed before candidate code runs" if audit else "disabled"))
             report: dict[str, Any] = {"layers": [layer.to_list() for layer in layers]}
-            if request is None:  # the start-up probe: can this identity import what the worker has not?
+            if request is None and request_r is None:  # the start-up probe: can this identity import what the worker has not?
                 report["unreadable"] = [path for path in self.import_dirs if not os.access(path, os.R_OK | os.X_OK)]
-            _write_quietly(setup_w, report)
+            write_quietly(setup_w, report)
             os.close(setup_w)
             reported = True
-            hidden, visible = list(self.settings.hidden_paths), list(self.settings.visible_paths)
-            lock_down = (lambda: install_audit_hook(confinement.scratch, hidden, visible)) if audit else (lambda: None)
-            if request is not None:
-                self.entry(request, self.tensors, result_w, lock_down)
+            lock_down = _once(self._lock_down(confinement.scratch) if audit else (lambda: None))
+            if request_r is not None:
+                warm_up = None
+                if self.warm_up is not None and self.settings.warmup_request.get("device", "cpu") != "cpu":
+                    # the worker warmed up on the CPU before forking; a device (CUDA) is warmed up here, after the fork
+                    warm_up = lambda: self.warm_up(self.settings.warmup_request, self.tensors)  # noqa: E731
+                serve(self.entry, self.tensors, request_r, result_w, lock_down, warm_up, confinement.scratch)
+            elif request is not None:
+                payload, _reusable = self.entry(request, self.tensors, lock_down)
+                write_all(result_w, payload)
             code = 0
         except BaseException as exc:
             if not reported:
-                _write_quietly(setup_w, {"error": f"candidate setup: {type(exc).__name__}: {exc}"})
+                write_quietly(setup_w, {"error": f"candidate setup: {type(exc).__name__}: {exc}"})
         finally:
             os._exit(code)
+
+    def _lock_down(self, scratch: str) -> Callable[[], None]:
+        hidden, visible = list(self.settings.hidden_paths), list(self.settings.visible_paths)
+        return lambda: install_audit_hook(scratch, hidden, visible)
 
     def sweep(self, monitor: int) -> None:
         """Kill every process left from a candidate: its group, its uid, and every descendant of this worker."""
         kill_group(monitor)
         kill_leftovers(os.getpid(), self.uid)
+
+
+def _resolve(target: str) -> Callable[..., Any]:
+    """The function named by "module:function"."""
+    module_name, _, function = target.partition(":")
+    return getattr(importlib.import_module(module_name), function)
+
+
+def _once(action: Callable[[], None]) -> Callable[[], None]:
+    """`action`, run at most once however often the result is called (a resident process locks down once)."""
+    done: list[bool] = []
+
+    def run_once() -> None:
+        if not done:
+            done.append(True)
+            action()
+
+    return run_once
 
 
 def _decode_monitor_status(status: int | None) -> tuple[int | None, int | None]:
@@ -271,21 +306,6 @@ def _decode_monitor_status(status: int | None) -> tuple[int | None, int | None]:
         return None, os.WTERMSIG(status)
     code = os.WEXITSTATUS(status)
     return (None, code - 128) if code > 128 else (code, None)
-
-
-def _write_quietly(fd: int, message: dict[str, Any]) -> None:
-    try:
-        os.write(fd, json.dumps(message).encode()[:SETUP_REPORT_LIMIT])
-    except OSError:
-        pass  # already closed: the report was sent
-
-
-def _parse_setup(data: bytes) -> dict[str, Any]:
-    try:
-        report = json.loads(data)
-    except ValueError:
-        return {"error": "no setup report" if not data else "malformed setup report"}
-    return report if isinstance(report, dict) else {"error": "malformed setup report"}
 
 
 def map_tensors(spec: dict[str, Any], fd: int | None) -> dict[str, Any]:
@@ -308,11 +328,13 @@ def map_tensors(spec: dict[str, Any], fd: int | None) -> dict[str, Any]:
 
 
 def main() -> None:
+    answers = os.dup(1)  # the protocol's own descriptor; whatever a library prints goes to the log instead
+    os.dup2(2, 1)
     reader = FramedReader(0)
     init, _ = reader.read_message()
     zygote = Zygote(SandboxSettings.from_dict(init["settings"]), init.get("data"), init.get("data_fd"))
     probe = zygote.probe()
-    write_message(1, {"ready": True, "pid": os.getpid(), "uid": zygote.uid, **probe})
+    write_message(answers, {"ready": True, "pid": os.getpid(), "uid": zygote.uid, **probe})
     while True:
         try:
             message, _ = reader.read_message()
@@ -321,7 +343,7 @@ def main() -> None:
         if message.get("op") != "run":
             return
         header, payload = zygote.run(message["request"])
-        write_message(1, header, payload)
+        write_message(answers, header, payload)
 
 
 if __name__ == "__main__":
