@@ -17,6 +17,7 @@ import torch
 
 from nngpt_core.evaluate import Evaluator
 from nngpt_core.evaluate.verdict import judge
+from nngpt_core.sandbox.settings import LayerStatus
 from tests.evaluator_helpers import CONTROL, FIXTURES, HOSTILE, assert_sandbox_clean, fast_config
 
 torch.set_num_threads(1)
@@ -99,11 +100,12 @@ def test_recycle_after_bounds_what_one_process_serves():
 def test_resident_process_has_the_layers_of_a_forked_candidate(resident, forked):
     def layers(evaluator):
         outcome = evaluator.pool.run_many([{**evaluator.request_template, "code": source(CONTROL)}])[0]
-        return {name: active for name, active, _detail in outcome.setup["layers"]}
+        statuses = [LayerStatus.from_list(item) for item in outcome.setup["layers"]]
+        return {layer.name: (layer.active, layer.needed) for layer in statuses}
 
     in_resident, in_fork = layers(resident), layers(forked)
     assert in_resident == in_fork
-    assert in_resident["audit-hook"] and in_resident["clean-env"] and in_resident["rlimit-cpu"]
+    assert all(in_resident[name][0] for name in ("audit-hook", "clean-env", "rlimit-cpu"))
 
 
 def probe(evaluator: Evaluator) -> str:
