@@ -194,8 +194,10 @@ def run_ours(codes: list[str], tensors, sizes: Sizes, device: str, image_size: i
     from nngpt_core.config import EvaluationConfig
     from nngpt_core.evaluate import Evaluator
 
+    # the tensors are the synthetic CIFAR-shaped set passed as data=; the registry name (config
+    # datasets are registry names) only labels the results
     cfg = EvaluationConfig(
-        dataset="synthetic-cifar", device=device, workers=sizes.workers, hyperparameters=PRM, image_size=image_size,
+        dataset="cifar10", device=device, workers=sizes.workers, hyperparameters=PRM, image_size=image_size,
         random_flip=image_size is not None, timeout_s=1200, max_params=60_000_000, max_flops=40_000_000_000,
         memory_limit_mb=16384,
     )
