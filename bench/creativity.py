@@ -122,9 +122,9 @@ def main() -> None:
             if args.report_only:
                 url = f"sqlite:///{(data_dir / 'nngpt.db').resolve()}"
             else:
-                console.log(f"{arm}, seed {seed}: nngpt run ... (log: {data_dir / 'run.log'})")
-                url, seconds = run_loop(arm_config(base, seed, ARMS[arm], args.cycles, args.candidates), data_dir,
-                                        args.out / f"{arm}-seed{seed}.log")
+                log = args.out / f"{arm}-seed{seed}.log"
+                console.log(f"{arm}, seed {seed}: nngpt run ... (log: {log})")
+                url, seconds = run_loop(arm_config(base, seed, ARMS[arm], args.cycles, args.candidates), data_dir, log)
                 console.log(f"{arm}, seed {seed}: done in {seconds / 60:.1f} min")
             metrics[arm].append(run_cycle_metrics(url))
     pooled = {arm: pooled_by_cycle(runs) for arm, runs in metrics.items()}

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/lemur_classics.py                 # the default evaluation config, digits32, 2 workers
     .venv/bin/python bench/lemur_classics.py --workers 2 --config configs/default.yaml
+    .venv/bin/python bench/lemur_classics.py --timeout 600     # a loaded machine: wall-clock timeouts are not the model's
 
 The files are LEMUR's own (nn-dataset 2.1.2, from the cached archive), unchanged, evaluated with the
 default recipe (every hyperparameter key filled as docs/evaluation.md says). Printed: each model's
@@ -33,10 +34,12 @@ CLASSICS = (
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--timeout", type=float, default=None, help="seconds per model (default: the config's)")
     parser.add_argument("--config", type=Path, default=None)
     parser.add_argument("--cache-dir", type=Path, default=None)
     args = parser.parse_args()
-    cfg = load_config(args.config, {"evaluation.dataset": "digits32", "evaluation.workers": args.workers})
+    cfg = load_config(args.config, {"evaluation.dataset": "digits32", "evaluation.workers": args.workers,
+                                    **({"evaluation.timeout_s": args.timeout} if args.timeout else {})})
     path = cached_archive(args.cache_dir or cfg.store.resolved_data_dir() / "lemur")
     archive = read_archive(path, DEFAULT_VERSION, "img-classification", with_records=False)
     missing = [name for name in CLASSICS if name not in archive.models]

@@ -3,6 +3,7 @@
     .venv/bin/python bench/lemur_import.py                          # baseline on SQLite, then ours on SQLite and PostgreSQL
     .venv/bin/python bench/lemur_import.py --skip-baseline --workers 2
     .venv/bin/python bench/lemur_import.py --postgres-url postgresql+psycopg2://...   # instead of a throwaway cluster
+    .venv/bin/python bench/lemur_import.py --skip-baseline --backends sqlite --keep-sqlite /tmp/lemur   # keeps lemur.db
 
 Needs the cached archive (`nngpt lemur fetch`). The baseline extracts ab/nn/nn/ to a temporary
 folder and imports it as `nngpt import` does (one ORM row and one signature at a time, no records).
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import sys
 import tarfile
 import tempfile
 import time
@@ -24,18 +26,22 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
-from rich.console import Console
-from rich.table import Table
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: bench/ is on the path, the checkout is not
+    sys.path.insert(0, str(ROOT))
 
-from nngpt_core.config import NoveltyConfig, StoreConfig
-from nngpt_core.lemur.archive import MODELS_DIR, relative_parts
-from nngpt_core.lemur.fetch import DEFAULT_VERSION, cached_archive
-from nngpt_core.lemur.importer import import_lemur
-from nngpt_core.novelty.admission import index_architecture
-from nngpt_core.store.engine import open_store
-from nngpt_core.store.migrate import upgrade
-from nngpt_core.store.repo import import_paths
-from nngpt_core.store.throwaway_pg import ThrowawayPostgres
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from nngpt_core.config import NoveltyConfig, StoreConfig  # noqa: E402
+from nngpt_core.lemur.archive import MODELS_DIR, relative_parts  # noqa: E402
+from nngpt_core.lemur.fetch import DEFAULT_VERSION, cached_archive  # noqa: E402
+from nngpt_core.lemur.importer import import_lemur  # noqa: E402
+from nngpt_core.novelty.admission import index_architecture  # noqa: E402
+from nngpt_core.store.engine import open_store  # noqa: E402
+from nngpt_core.store.migrate import upgrade  # noqa: E402
+from nngpt_core.store.repo import import_paths  # noqa: E402
+from tests.throwaway_pg import ThrowawayPostgres  # noqa: E402
 
 TASK = "img-classification"
 
@@ -88,25 +94,36 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--postgres-url", help="an empty PostgreSQL database (default: a throwaway cluster)")
+    parser.add_argument("--keep-sqlite", type=Path, help="folder that keeps the SQLite stores (e.g. for `nngpt lemur report`)")
+    parser.add_argument("--backends", default="sqlite,postgresql", help="stores measured, comma-separated (default: both)")
     args = parser.parse_args()
     console = Console()
     archive = cached_archive(args.cache_dir)
     novelty = NoveltyConfig()
+    backends = [name.strip().lower() for name in args.backends.split(",") if name.strip()]
     rows = []
-    with ExitStack() as stack, tempfile.TemporaryDirectory() as folder:
-        if args.postgres_url:
-            postgres = args.postgres_url
-        else:
-            cluster = stack.enter_context(ThrowawayPostgres())
-            postgres = cluster.create_database("lemur_bench")
+
+    def report(method: str, backend: str, m: dict) -> None:  # one line per run as it ends, the table at the end
+        rows.append((method, backend, m))
+        console.print(f"{method} on {backend}: {m['wall']:.0f} s wall, {m['files']:,} files, {m['records']:,} records, "
+                      f"load {m['load']:.1f}")
+
+    with ExitStack() as stack:
+        folder = args.keep_sqlite or stack.enter_context(tempfile.TemporaryDirectory())
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        stores = {"sqlite": ("SQLite", f"sqlite:///{folder}/lemur.db")}
+        if "postgresql" in backends:
+            if not args.postgres_url:
+                cluster = stack.enter_context(ThrowawayPostgres())
+            stores["postgresql"] = ("PostgreSQL", args.postgres_url or cluster.create_database("lemur_bench"))
         if not args.skip_baseline:
             console.print("baseline: nngpt import of ab/nn/nn/ on SQLite ...")
-            rows.append(("nngpt import ab/nn/nn/ (models only)", "SQLite",
-                         _measure(lambda: baseline(archive, f"sqlite:///{folder}/baseline.db", novelty))))
-        for backend, url in (("SQLite", f"sqlite:///{folder}/lemur.db"), ("PostgreSQL", postgres)):
+            report("nngpt import ab/nn/nn/ (models only)", "SQLite",
+                   _measure(lambda: baseline(archive, f"sqlite:///{folder}/baseline.db", novelty)))
+        for backend, url in (stores[name] for name in backends):
             console.print(f"nngpt lemur import on {backend} ...")
-            rows.append((f"nngpt lemur import ({args.workers} workers)", backend,
-                         _measure(lambda url=url: ours(archive, url, novelty, args.workers))))
+            report(f"nngpt lemur import ({args.workers} workers)", backend,
+                   _measure(lambda url=url: ours(archive, url, novelty, args.workers)))
     base = rows[0][2]["wall"] if not args.skip_baseline else None
     table = Table("method", "store", "files", "records", "wall s", "CPU s", "files/s", "signatures/s", "records/s",
                   "speed-up", "load avg", title=f"LEMUR import, nn-dataset {DEFAULT_VERSION}")
@@ -118,7 +135,6 @@ def main() -> None:
             f"{base / m['wall']:.2f}x" if base else "-", f"{m['load']:.1f}",
         )
     console.print(table)
-
 
 if __name__ == "__main__":
     main()

@@ -1,4 +1,4 @@
-"""Each status of DESIGN.md from real candidates through the sandbox, and what an `ok` evaluation records.
+"""Each candidate status from real candidates through the sandbox, and what an `ok` evaluation records.
 
 Runs on a 200/100 subset of the 8x8 digits (fast); the LEMUR-style LeNets also run on digits32,
 where their 32x32 assumptions hold.

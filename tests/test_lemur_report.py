@@ -88,7 +88,8 @@ def test_report_counts_copies_and_families(imported):
     by_name = {names[0]: architecture for architecture, names in report.names.items()}
     assert report.copies == [(by_name["SmallCNN"], 2)]
     # TinyMLPWide differs from TinyMLP only in numbers: the paper's abstracted tokens cannot tell them apart
-    assert by_name["TinyMLPWide"] in report.paper.members[by_name["TinyMLP"]]
+    family_of = {member: leader for leader, members in report.paper.members.items() for member in members}
+    assert family_of[by_name["TinyMLPWide"]] == family_of[by_name["TinyMLP"]]
     assert report.paper.distinct <= report.distinct_code and report.project.distinct <= report.distinct_code
     assert sum(len(members) for members in report.paper.members.values()) == report.distinct_code
 

@@ -1,4 +1,4 @@
-"""Schema: migrations and ORM models agree, migrating keeps data, views compute the DESIGN.md metrics."""
+"""Schema: migrations and ORM models agree, migrating keeps data, views compute the cycle metrics."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Turning what a candidate raised into a status from DESIGN.md and a short error text.
+"""Turning what a candidate raised into a candidate status (docs/evaluation.md) and a short error text.
 
     from nngpt_core.evaluate.failures import CandidateFailure, classify
     status, message = classify(exc, phase_status="build_error", in_shape=(1, 8, 8))

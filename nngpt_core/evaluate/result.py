@@ -4,7 +4,7 @@
     result.to_json()                     # plain dict, JSON-serializable (Prefect passes it between tasks)
     EvalResult.from_json(result.to_json()) == result
 
-`status` is one of DESIGN.md's candidate statuses; `error` is a short, scrubbed text for every
+`status` is one of the candidate statuses (docs/evaluation.md); `error` is a short, scrubbed text for every
 status but `ok`. `accuracy` is computed by the parent from the returned predictions.
 """
 

@@ -158,7 +158,8 @@ def _read_epoch_file(
         archive.unreadable.append((label, f"holds a {type(trials).__name__}, not a list of trials"))
         return
     records, malformed = parse_trials(model, directory, dataset, metric, epoch, trials)
-    archive.records[model].extend(records)
+    if records:  # a model whose epoch files hold no trials has no records, not an empty list of them
+        archive.records[model].extend(records)
     archive.malformed += malformed
 
 

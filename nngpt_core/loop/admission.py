@@ -7,7 +7,7 @@ signatures with every corpus architecture, and it enters the corpus when nothing
 accuracy beats `selection.chance_multiplier` x chance. Exact duplicates were settled in the prepare
 stage.
 
-The class of an ok candidate follows from what it duplicates (DESIGN.md "Metrics of a cycle"):
+The class of an ok candidate follows from what it duplicates:
 - memorized: an exact or near copy of an architecture that was not generated in a run, i.e. the
   model's training corpus (seed, expanded, synthetic) or an imported LEMUR model;
 - repeated: a copy of an architecture generated earlier;

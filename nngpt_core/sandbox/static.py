@@ -6,7 +6,7 @@
     if verdict is not None:
         print(verdict.status, verdict.error)  # forbidden "use of 'os.system' (line 4) is not allowed: file access: ..."
 
-Statuses: no_code, syntax_error, forbidden, interface_error (DESIGN.md). Names are judged by their
+Statuses: no_code, syntax_error, forbidden, interface_error (docs/evaluation.md, Statuses). Names are judged by their
 use, not their spelling: an import nothing uses is dead code and passes (LEMUR's files carry
 thousands of unused `import os, gc, traceback`); every use of a name bound by an import is judged
 as the dotted name it reaches (`np.load` is `numpy.load`, `torch.os` is `torch.os`), by
@@ -41,7 +41,7 @@ _MODULE_NAMESPACE_REASON = "a module's namespace holds the modules it imported"
 
 @dataclass(frozen=True)
 class StaticVerdict:
-    """Why code was refused before running: a status from DESIGN.md, a one-line reason, and the rule that refused it."""
+    """Why code was refused before running: a candidate status (docs/evaluation.md), a one-line reason, and the rule that refused it."""
 
     status: str
     error: str

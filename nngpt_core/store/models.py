@@ -1,4 +1,4 @@
-"""SQLAlchemy 2 ORM of the results store: the entities of shared/DESIGN.md.
+"""SQLAlchemy 2 ORM of the results store (docs/store.md).
 
 runs → cycles → candidates; architectures (unique by normalized-code hash) → evaluations,
 signatures and LSH band keys; adapters and SFT examples. JSON columns are JSONB on PostgreSQL.
@@ -30,7 +30,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 JsonType = JSON().with_variant(JSONB(), "postgresql")
 
-# Candidate statuses (DESIGN.md "Candidate statuses"); `pending` is a candidate not yet evaluated.
+# Candidate statuses (docs/evaluation.md, Statuses); `pending` is a candidate not yet evaluated.
 CANDIDATE_STATUSES = (
     "ok", "no_code", "syntax_error", "forbidden", "interface_error", "build_error", "shape_error",
     "runtime_error", "nonfinite", "timeout", "memory_limit", "crashed", "too_large",
@@ -42,7 +42,7 @@ NOVELTY_VERDICTS = ("novel", "near_duplicate", "exact_duplicate")
 # stored under the first three before a run's cycle 0, so a memorized example is never "novel".
 ORIGINS = ("seed", "expanded", "synthetic", "lemur", "generated")
 TRAINING_ORIGINS = ("seed", "expanded", "synthetic")
-# Generation modes (DESIGN.md "Generation modes and lineage").
+# Generation modes (docs/creativity.md).
 GENERATION_MODES = ("full", "crossover", "mutation", "delta")
 # What an ok candidate is, measured against the store: a copy of the model's training corpus
 # (memorized), a copy of an architecture generated earlier (repeated), or neither (novel).

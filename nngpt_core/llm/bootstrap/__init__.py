@@ -28,7 +28,9 @@ from nngpt_core.corpus.training import TrainingCorpus
 from nngpt_core.llm.bootstrap.pairs import training_pairs
 from nngpt_core.llm.bootstrap.settings import BootstrapSettings
 from nngpt_core.llm.bootstrap.tokenizer import train_tokenizer
-from nngpt_core.llm.bootstrap.train import TrainingHistory, build_model, encode_examples, train_model
+from nngpt_core.llm.bootstrap.train import (
+    TrainingHistory, build_model, cpu_has_native_bf16, encode_examples, train_model,
+)
 from nngpt_core.llm.prompts import PromptTemplate, TaskSpec
 from nngpt_core.versions import environment_versions
 
@@ -71,6 +73,9 @@ def bootstrap(settings: BootstrapSettings, corpus: TrainingCorpus | None = None,
               console: Console | None = None) -> BootstrapResult:
     """Train and save the bootstrap model; `corpus` overrides the settings' recipe (tests pass a small one)."""
     console = console or Console(stderr=True)
+    if settings.bf16_autocast is None:  # recorded as decided, so training.json says how the model was trained
+        settings = settings.model_copy(update={"bf16_autocast": cpu_has_native_bf16()})
+    console.log(f"bfloat16 autocast: {'on' if settings.bf16_autocast else 'off'}")
     corpus = corpus if corpus is not None else build_training_corpus(settings, console)
     corpus.save(settings.out)  # first: what the model is trained on is on disk before training starts
     template = PromptTemplate.load("default")

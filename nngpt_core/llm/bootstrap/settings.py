@@ -39,7 +39,10 @@ class BootstrapSettings(Section):
     steps: int | None = Field(None, ge=1, description="Fixed number of optimizer steps (reproduces a run exactly); None = train for `minutes`.")
     holdout_share: float = Field(0.03, ge=0, lt=0.5, description="Share of examples held out to report a validation loss.")
     threads: int = Field(2, ge=1, description="torch CPU threads.")
-    bf16_autocast: bool = Field(True, description="Train under bfloat16 autocast (measured 1.6-7x faster than float32 on this CPU with AVX512-BF16).")
+    bf16_autocast: bool | None = Field(
+        None, description="Train under bfloat16 autocast; None = only where the CPU computes bfloat16 natively (AVX512-BF16 or AMX): "
+                          "measured 1.6-7x faster than float32 there, 3.8x slower on a CPU without it.",
+    )
     save_dtype: Literal["float32", "float16", "bfloat16"] = Field("float16", description="Dtype of the saved weights (float16 halves the checkpoint).")
 
     @classmethod

@@ -21,6 +21,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from rich.console import Console
@@ -135,6 +136,15 @@ def mean_loss(model, examples: list[Example], pad_id: int, batch_tokens: int) ->
     return total / count
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 in hardware (Linux CPU flags); without it autocast emulates and is slower."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def train_model(model, train: list[Example], holdout: list[Example], settings: BootstrapSettings,
                 pad_id: int, console: Console,
                 next_epoch: Callable[[int], list[Example]] | None = None) -> TrainingHistory:
@@ -142,6 +152,7 @@ def train_model(model, train: list[Example], holdout: list[Example], settings: B
 
     `next_epoch(k)`, when given, supplies the training examples of epoch k >= 1 (fresh random names)."""
     torch.set_num_threads(settings.threads)
+    autocast = cpu_has_native_bf16() if settings.bf16_autocast is None else settings.bf16_autocast
     rng = random.Random(settings.seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, betas=(0.9, 0.95),
                                   weight_decay=settings.weight_decay)
@@ -169,7 +180,7 @@ def train_model(model, train: list[Example], holdout: list[Example], settings: B
                 for group in optimizer.param_groups:
                     group["lr"] = _learning_rate(settings, history.steps, progress())
                 inputs = _collate(batch, pad_id)
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=settings.bf16_autocast):
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
                     loss = model(**inputs).loss
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

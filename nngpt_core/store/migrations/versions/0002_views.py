@@ -1,4 +1,4 @@
-"""SQL views: cycle_metrics (the DESIGN.md metrics per run and cycle) and leaderboard.
+"""SQL views: cycle_metrics (the metrics of each run and cycle) and leaderboard.
 
 Revision ID: 0002
 Revises: 0001
