@@ -143,7 +143,7 @@ def doctor(config: ConfigOption = None, db: DbOption = None) -> None:
     if config is None:
         out.print(_dataset_table(cfg))
     elif missing:
-        out.print(Text(f"this machine lacks: {', '.join(missing)}", style="red"))
+        out.print(Text(f"this machine lacks: {', '.join(missing)}", style="red"), soft_wrap=True)  # one line, greppable
     else:
         out.print(Text("this machine has everything the config needs", style="green"))
     if not healthy or missing:
