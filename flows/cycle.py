@@ -3,7 +3,7 @@
 Every stage resumes from what the store already holds, so running a cycle again finishes it without
 recomputing or duplicating anything. orchestration.evaluation_backend picks where the evaluation
 shards run: local (tasks of this flow run), pool (flow runs of the evaluate deployment on the work
-pool, tasks/pool.py) or dask (a DaskTaskRunner subflow, tasks/dask_runner.py).
+pool, tasks/pool.py) or dask (a DaskTaskRunner subflow, flows/dask_runner.py).
 
 `evolve` runs its cycles through this flow. Started on its own (the `cycle` deployment's form in the
 Prefect UI) it needs nothing but the store: without a run id it continues the store's newest run,
@@ -18,26 +18,26 @@ import contextlib
 from prefect import flow, get_run_logger, unmapped
 
 from nngpt_core.config import RunConfig, StoreConfig, optional
-from nngpt_core.loop import stages
+from nngpt_core.loop.evaluation import shard
 from nngpt_core.loop.runs import (
-    cycle_done, ensure_cycle, failed_on_error, latest_run_id, next_cycle_index, planned_cycles, run_progress,
-    set_run_status, settle_run_status, stored_config,
+    close_cycle, cycle_done, cycle_summary, ensure_cycle, failed_on_error, latest_run_id, next_cycle_index,
+    planned_cycles, run_progress, set_run_status, settle_run_status, stored_config,
 )
-from tasks import stages as stage
-from tasks.artifacts import publish_run_artifacts
-from tasks.concurrency import ensure_device_slots
-from tasks.labels import is_subflow, name_flow_run
-from tasks.policy import store_at
+from nngpt_tasks import stages as stage
+from nngpt_tasks.artifacts import publish_run_artifacts
+from nngpt_tasks.concurrency import ensure_device_slots
+from nngpt_tasks.labels import is_subflow, name_flow_run
+from nngpt_tasks.policy import store_at
 
 
 def run_evaluation(config: RunConfig, shards: list[list[int]], run_id: int, index: int) -> None:
     backend = config.orchestration.evaluation_backend
     if backend == "pool":
-        from tasks.pool import evaluate_on_pool
+        from nngpt_tasks.pool import evaluate_on_pool
 
         evaluate_on_pool(config, shards, run_id, index)
     elif backend == "dask":
-        from tasks.dask_runner import evaluate_on_dask
+        from nngpt_flows.dask_runner import evaluate_on_dask
 
         evaluate_on_dask(config, shards)
     else:
@@ -52,19 +52,19 @@ def run_stages(config: RunConfig, run_id: int, index: int) -> int:
     if cycle_done(store, cycle_id):
         return cycle_id
     if config.orchestration.evaluation_backend == "pool":
-        from tasks.pool import check_pool
+        from nngpt_tasks.pool import check_pool
 
         check_pool(config)  # before generation: a missing deployment fails in seconds
     stage.generate(config, cycle_id)
     ready = stage.prepare(config, cycle_id)
-    shards = stages.shard(ready, config.orchestration.shard_size)
+    shards = shard(ready, config.orchestration.shard_size)
     logger.info("cycle %d: evaluating %d candidates in %d shards (%s backend)", index, len(ready), len(shards),
                 config.orchestration.evaluation_backend)
     run_evaluation(config, shards, run_id, index)
     stage.admit(config, cycle_id)
     stage.select_pairs(config, cycle_id)
     stage.finetune(config, cycle_id)
-    stages.close_cycle(store, cycle_id)
+    close_cycle(store, cycle_id)
     return cycle_id
 
 
@@ -98,6 +98,6 @@ def cycle(run_id: RunId = None, index: CycleIndex = None, store: StoreConfig = S
         cycle_id = run_stages(config, run_id, index)
     if on_its_own:
         settle_run_status(db, run_id)
-    metrics = stages.cycle_summary(db, cycle_id)
+    metrics = cycle_summary(db, cycle_id)
     publish_run_artifacts(config, run_id, f"after cycle {index}: {run_progress(db, run_id)}")
     return metrics

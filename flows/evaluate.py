@@ -11,10 +11,10 @@ from pathlib import Path
 from prefect import flow, task
 
 from nngpt_core.config import RunConfig
-from nngpt_core.loop import stages
 from nngpt_core.evaluate.batch import evaluate_architectures, evaluate_files
-from tasks.policy import STAGE_TASK_OPTIONS, store_for
-from tasks.stages import evaluate_shard
+from nngpt_core.loop.evaluation import shard
+from nngpt_tasks.policy import STAGE_TASK_OPTIONS, store_for
+from nngpt_tasks.stages import evaluate_shard
 
 
 @task(name="evaluate-files", **STAGE_TASK_OPTIONS)
@@ -52,6 +52,6 @@ def evaluate(
     if architecture_ids:
         results += evaluate_stored(config, architecture_ids)
     if candidate_ids:
-        for part in stages.shard(candidate_ids, config.orchestration.shard_size):
+        for part in shard(candidate_ids, config.orchestration.shard_size):
             results.append({"candidates": part, "evaluated": evaluate_shard(config, part)})
     return results

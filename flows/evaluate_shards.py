@@ -1,7 +1,7 @@
 """The `evaluate-shards` subflow: evaluate candidate shards as tasks on the task runner the caller picks.
 
 The cycle calls it with `.with_options(task_runner=DaskTaskRunner(...))` when
-orchestration.evaluation_backend is dask (see tasks/dask_runner.py), so the shards run on Dask
+orchestration.evaluation_backend is dask (see flows/dask_runner.py), so the shards run on Dask
 workers. Its parameters are the config and lists of candidate ids only.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from prefect import flow, unmapped
 
 from nngpt_core.config import RunConfig
-from tasks.stages import evaluate_shard
+from nngpt_tasks.stages import evaluate_shard
 
 
 @flow(name="evaluate-shards", log_prints=True)

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 
-from flows.cycle import cycle
 from nngpt_core.config import RunConfig, optional
-from nngpt_core.loop import preflight, stages
+from nngpt_core.loop import preflight
+from nngpt_core.loop.report import report_dir
 from nngpt_core.loop.runs import failed_on_error, import_training_corpus, run_progress, set_run_status, start_run, stored_config
-from tasks import stages as stage
-from tasks.artifacts import publish_run_artifacts
-from tasks.labels import name_flow_run
-from tasks.policy import store_for
+from nngpt_flows.cycle import cycle
+from nngpt_tasks import stages as stage
+from nngpt_tasks.artifacts import publish_run_artifacts
+from nngpt_tasks.labels import name_flow_run
+from nngpt_tasks.policy import store_for
 
 
 @flow(name="evolve", log_prints=True)
@@ -58,6 +59,6 @@ def evolve(
         for index in range(config.cycles):
             cycle(run_id=run_id, index=index, store=config.store)
         set_run_status(store, run_id, "done")
-        stage.report(config, run_id, str(stages.report_dir(config, run_id)))
+        stage.report(config, run_id, str(report_dir(config, run_id)))
         publish_run_artifacts(config, run_id, f"finished: {run_progress(store, run_id)}")
     return run_id

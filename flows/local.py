@@ -38,7 +38,7 @@ def release_stale_device_slots() -> list[str]:
     from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
     from prefect.settings import get_current_settings
 
-    from nngpt_core.loop.stages import DEVICE_SLOT_PREFIX
+    from nngpt_tasks.concurrency import DEVICE_SLOT_PREFIX
 
     if get_current_settings().api.url:
         return []
@@ -56,6 +56,6 @@ def release_stale_device_slots() -> list[str]:
 def run_locally(config: RunConfig, resume_run: int | None = None, cycles: int | None = None) -> int:
     quiet_prefect_defaults()
     release_stale_device_slots()
-    from flows.evolve import evolve
+    from nngpt_flows.evolve import evolve
 
     return evolve(config=config, resume_run=resume_run, cycles=cycles)

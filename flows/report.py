@@ -5,13 +5,13 @@ from __future__ import annotations
 from prefect import flow
 
 from nngpt_core.config import RunConfig
-from flows.cycle import RunId
+from nngpt_core.loop.report import report_dir
 from nngpt_core.loop.runs import latest_run_id, run_progress
-from nngpt_core.loop.stages import report_dir
-from tasks import stages as stage
-from tasks.artifacts import publish_run_artifacts
-from tasks.labels import name_flow_run
-from tasks.policy import store_for
+from nngpt_flows.cycle import RunId
+from nngpt_tasks import stages as stage
+from nngpt_tasks.artifacts import publish_run_artifacts
+from nngpt_tasks.labels import name_flow_run
+from nngpt_tasks.policy import store_for
 
 
 @flow(name="report", log_prints=True)

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 
-from flows.evolve import evolve
 from nngpt_core.config import RunConfig
 from nngpt_core.loop.transfer import transfer_config
-from tasks.policy import store_for
+from nngpt_flows.evolve import evolve
+from nngpt_tasks.policy import store_for
 
 
 @flow(name="transfer", log_prints=True)

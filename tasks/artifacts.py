@@ -17,9 +17,9 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from nngpt_core.config import RunConfig
 from nngpt_core.loop.report import build_report
-from nngpt_core.loop.stages import report_dir
-from tasks.labels import artifact_key
-from tasks.policy import STAGE_TASK_OPTIONS, store_for
+from nngpt_core.loop.report import report_dir
+from nngpt_tasks.labels import artifact_key
+from nngpt_tasks.policy import STAGE_TASK_OPTIONS, store_for
 
 
 def _inline_png(path: Path) -> str:

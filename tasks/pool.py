@@ -32,10 +32,10 @@ from prefect.cache_policies import NO_CACHE
 
 from nngpt_core.config import RunConfig
 from nngpt_core.errors import NngptError
-from nngpt_core.loop import stages
+from nngpt_core.loop.evaluation import unevaluated
 from nngpt_core.loop.runs import run_created_at
 from nngpt_core.loop.shards import OrphanRun, RunState, run_shards, shard_number, shard_tags
-from tasks.policy import store_for
+from nngpt_tasks.policy import store_for
 
 HEARTBEAT_EVENT = "prefect.flow-run.heartbeat"
 HEARTBEAT_MISSES = 3  # a Running shard run silent for this many heartbeat periods is presumed dead
@@ -171,7 +171,7 @@ def evaluate_on_pool(cfg: RunConfig, shards: list[list[int]], run_id: int, cycle
     shards again while the first ones may still run.
     """
     store = store_for(cfg)
-    pending = partial(stages.unevaluated, store)
+    pending = partial(unevaluated, store)
     todo = [left for part in shards if (left := pending(part))]
     runs = PrefectShardRuns(cfg, shard_tags(run_id, run_created_at(store, run_id), cycle_index))
     earlier = runs.tagged()

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-NNGPT = [sys.executable, "-m", "nngpt_core.cli.main"]
+NNGPT = [sys.executable, "-m", "nngpt_cli.main"]
 
 
 def run_nngpt(*args: str, env: dict[str, str] | None = None, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from flows.local import quiet_prefect_defaults
+from nngpt_flows.local import quiet_prefect_defaults
 from nngpt_core.store.engine import Store, open_store
 from nngpt_core.store.migrate import upgrade
 from tests.throwaway_pg import ThrowawayPostgres, create_role_and_database

@@ -248,7 +248,7 @@ class LoopProcess:
         self.log = log
         self.handle = log.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "nngpt_core.cli.main", *args], stdout=self.handle, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "nngpt_cli.main", *args], stdout=self.handle, stderr=subprocess.STDOUT,
             env=env, start_new_session=True,
         )
 

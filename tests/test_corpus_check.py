@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from nngpt_core.cli import corpus as corpus_cli
+from nngpt_cli import corpus as corpus_cli
 from nngpt_core.corpus import seed_sources
 from nngpt_core.errors import NngptError
 

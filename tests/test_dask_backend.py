@@ -1,7 +1,7 @@
 """The dask evaluation backend: stored candidates evaluated through prefect-dask on a 2-worker LocalCluster.
 
 The candidates are written to the store directly (as prepare leaves them: pending, one per
-architecture); the cycle's evaluation step (flows.cycle.run_evaluation) sends their shards to the
+architecture); the cycle's evaluation step (nngpt_flows.cycle.run_evaluation) sends their shards to the
 `evaluate-shards` subflow on a DaskTaskRunner. Every candidate must end evaluated, with exactly one
 stored evaluation per architecture, and the evaluation must have run in the Dask worker processes.
 """
@@ -27,9 +27,9 @@ def _stored_candidates(url: str) -> list[int]:
 
 
 def test_dask_backend_evaluates_each_candidate_once_on_dask_workers(prefect_harness, tmp_path):
-    from flows.cycle import run_evaluation
-    from tasks.dask_runner import dask_task_runner
-    from tasks.policy import _store
+    from nngpt_flows.cycle import run_evaluation
+    from nngpt_flows.dask_runner import dask_task_runner
+    from nngpt_tasks.policy import _store
 
     url = f"sqlite:///{tmp_path / 'nngpt.db'}"
     cfg = load_config(None, {

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from nngpt_core.cli.deploy import deployment_pools
+from nngpt_cli.deploy import deployment_pools
 
 ROOT = Path(__file__).resolve().parent.parent
 

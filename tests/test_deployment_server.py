@@ -31,11 +31,11 @@ def test_pull_step_enters_nngpt_workdir_at_run_time(tmp_path: Path, monkeypatch:
     import yaml
     from prefect.utilities.importtools import import_object
 
-    from flows.steps import enter_workdir
+    from nngpt_flows.steps import enter_workdir
 
     spec = yaml.safe_load((ROOT / "deployments/prefect.yaml").read_text())
-    assert spec["pull"] == [{"flows.steps.enter_workdir": {}}]
-    assert import_object("flows.steps.enter_workdir") is enter_workdir  # how Prefect finds the step
+    assert spec["pull"] == [{"nngpt_flows.steps.enter_workdir": {}}]
+    assert import_object("nngpt_flows.steps.enter_workdir") is enter_workdir  # how Prefect finds the step
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("NNGPT_WORKDIR", str(ROOT))
     assert enter_workdir() == {"directory": str(ROOT)} and Path.cwd() == ROOT
@@ -79,7 +79,7 @@ def test_deploy_then_a_process_worker_runs_an_evaluate_flow_run(tmp_path: Path):
             for deployment in deployments.values():
                 assert deployment.work_pool_name == "gpu"
                 # NNGPT_WORKDIR is read when the flow run starts, on the worker, not baked in at deploy time
-                assert deployment.pull_steps == [{"flows.steps.enter_workdir": {}}]
+                assert deployment.pull_steps == [{"nngpt_flows.steps.enter_workdir": {}}]
             evolve = deployments["evolve"]
             assert len(evolve.schedules) == 1
             schedule = evolve.schedules[0]

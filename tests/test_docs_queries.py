@@ -56,7 +56,7 @@ def _add_lemur(store, cfg) -> None:
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def analyst_store(request, tmp_path_factory, prefect_harness, echo_model):
-    from flows.evolve import evolve
+    from nngpt_flows.evolve import evolve
 
     tmp = tmp_path_factory.mktemp(f"queries-{request.param}")
     if request.param == "sqlite":

@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from nngpt_core.cli.evaluate import evaluate_files
+from nngpt_cli.evaluate import evaluate_files
 from nngpt_core.errors import ConfigError, NngptError
 from tests.cli_helpers import run_nngpt
 from tests.evaluator_helpers import CONTROL, EVALUATE

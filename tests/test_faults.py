@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from nngpt_core.cli.main import describe_failure
+from nngpt_cli.main import describe_failure
 from nngpt_core.faults import infrastructure_cause, is_infrastructure_fault
 from nngpt_core.store.engine import open_store
 from nngpt_core.store.migrate import upgrade
@@ -201,7 +201,7 @@ def count_architectures_task(attempts: list[str]):
     from prefect import task
 
     from nngpt_core.store.engine import create_store_engine
-    from tasks.policy import STAGE_TASK_OPTIONS
+    from nngpt_tasks.policy import STAGE_TASK_OPTIONS
 
     @task(name="count-architectures", **STAGE_TASK_OPTIONS)
     def count_architectures(url: str) -> int:

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select, text
 
 from nngpt_core.config import config_from_dict
-from nngpt_core.loop.stages import report_dir
+from nngpt_core.loop.report import report_dir
 from nngpt_core.store.engine import open_store
 from nngpt_core.store.identity import store_tag
 from nngpt_core.store.migrate import upgrade
@@ -52,7 +52,7 @@ def prefect_records(evolve_flow_run_id):
 @pytest.mark.timeout(420)
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_evolve_two_cycles_admits_fine_tunes_and_reports(backend, request, prefect_harness, echo_model, tmp_path):
-    from flows.evolve import evolve
+    from nngpt_flows.evolve import evolve
 
     url = request.getfixturevalue(f"{backend}_url")
     store = open_store(url)
@@ -137,7 +137,7 @@ def test_evolve_two_cycles_admits_fine_tunes_and_reports(backend, request, prefe
 def test_a_model_that_memorized_its_training_corpus_admits_nothing(sqlite_url, prefect_harness, echo_model, tmp_path):
     """The echo model writes only what it was trained on; with its training corpus in the store (what
     `nngpt run` imports before cycle 0), every valid candidate is memorized and nothing is admitted."""
-    from flows.evolve import evolve
+    from nngpt_flows.evolve import evolve
 
     store = open_store(sqlite_url)
     upgrade(store)
@@ -183,8 +183,8 @@ def test_report_plots_cycles_where_every_or_no_candidate_was_valid(tmp_path):
 @pytest.mark.timeout(600)
 def test_transfer_generates_with_the_final_adapter_on_another_dataset(sqlite_url, prefect_harness, echo_model, tmp_path):
     """The paper's cross-dataset study on this machine: a run on digits, then one cycle on digits32 with its adapter."""
-    from flows.evolve import evolve
-    from flows.transfer import transfer
+    from nngpt_flows.evolve import evolve
+    from nngpt_flows.transfer import transfer
     from nngpt_core.errors import NngptError
     from nngpt_core.loop.transfer import final_adapter, transfer_config, transfer_rows
 

@@ -56,7 +56,7 @@ def test_artifact_keys_of_two_stores_on_one_server_do_not_collide(prefect_harnes
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-    from tasks.artifacts import publish_run_artifacts
+    from nngpt_tasks.artifacts import publish_run_artifacts
 
     keys = {}
     for name in ("first", "second"):
@@ -80,9 +80,9 @@ def test_cycle_with_empty_fields_continues_the_newest_run(prefect_harness, echo_
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey, FlowRunFilter, FlowRunFilterName
 
-    from flows.cycle import cycle
-    from flows.evolve import evolve
-    from flows.report import report
+    from nngpt_flows.cycle import cycle
+    from nngpt_flows.evolve import evolve
+    from nngpt_flows.report import report
 
     url = f"sqlite:///{tmp_path / 'nngpt.db'}"  # fresh: the flow migrates it
     cfg = config_from_dict(run_config(echo_model, tmp_path / "data", url, cycles=1))

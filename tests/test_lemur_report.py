@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from nngpt_core.cli.main import app
+from nngpt_cli.main import app
 from nngpt_core.config import NoveltyConfig
 from nngpt_core.lemur import fetch
 from nngpt_core.lemur.families import lexical_families, paper_families, shingle_hashes

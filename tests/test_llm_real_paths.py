@@ -171,7 +171,7 @@ def make_cycles(store, base: str, examples: list[list[dict[str, str]]]) -> tuple
 
 def test_adapters_continue_across_two_cycles_on_the_cumulative_set(store, models, tmp_path):
     from nngpt_core.llm.finetune import cumulative_pairs
-    from nngpt_core.loop.stages import finetune_cycle
+    from nngpt_core.loop.finetuning import finetune_cycle
     from nngpt_core.store.models import Adapter, Cycle
 
     base = str(models["llama-instruct"])

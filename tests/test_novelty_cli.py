@@ -12,7 +12,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from nngpt_core.cli.main import app
+from nngpt_cli.main import app
 from nngpt_core.errors import NngptError
 
 PAIRS = Path(__file__).parent / "fixtures" / "novelty_pairs"

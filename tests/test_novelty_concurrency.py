@@ -79,7 +79,7 @@ def test_the_loops_admission_admits_one_per_family_of_a_real_cycle_and_metrics_e
     """The loop's own path (loop.admission.judge_candidate -> novelty.admission.admit): 8 ok candidates of
     one cycle, prepared as the prepare stage does, judged by 8 processes at once."""
     from nngpt_core.loop.admission import classify_candidates
-    from nngpt_core.loop.stages import close_cycle
+    from nngpt_core.loop.runs import close_cycle
     from nngpt_core.store.models import Candidate, Cycle, Run
     from nngpt_core.store.repo import add_architecture
     from tests.flow_helpers import recount, same

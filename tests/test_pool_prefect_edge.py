@@ -1,4 +1,4 @@
-"""The pool backend's Prefect edge (tasks.pool.PrefectShardRuns) against a real Prefect API, with no worker.
+"""The pool backend's Prefect edge (nngpt_tasks.pool.PrefectShardRuns) against a real Prefect API, with no worker.
 
 A deployment of the `evaluate` flow is registered without a work pool, so its flow runs stay
 Scheduled: the test plays the worker's part by setting states and emitting a heartbeat itself.
@@ -15,7 +15,7 @@ import pytest
 from nngpt_core.config import RunConfig, load_config
 from nngpt_core.errors import NngptError
 from nngpt_core.loop.shards import OrphanRun, shard_tags
-from nngpt_core.loop.stages import device_slot_name
+from nngpt_tasks.concurrency import device_slot_name
 from tests.prefect_harness import prefect_harness  # noqa: F401  (session fixture)
 
 
@@ -34,8 +34,8 @@ def test_shard_runs_start_read_states_heartbeats_and_mark_crashed(prefect_harnes
     from prefect.events import emit_event
     from prefect.states import Running
 
-    from flows.evaluate import evaluate
-    from tasks.pool import PrefectShardRuns, check_pool
+    from nngpt_flows.evaluate import evaluate
+    from nngpt_tasks.pool import PrefectShardRuns, check_pool
 
     cfg = load_config(None, {"orchestration.evaluation_backend": "pool",
                              "orchestration.evaluate_deployment": "evaluate/edge-test"})
@@ -43,7 +43,7 @@ def test_shard_runs_start_read_states_heartbeats_and_mark_crashed(prefect_harnes
         check_pool(cfg)
     with get_client(sync_client=True) as client:
         flow_id = client.create_flow(evaluate)
-        client.create_deployment(flow_id=flow_id, name="edge-test", entrypoint="flows.evaluate:evaluate")
+        client.create_deployment(flow_id=flow_id, name="edge-test", entrypoint="nngpt_flows.evaluate:evaluate")
     check_pool(cfg)
 
     created = datetime(2026, 1, 2, 3, 4, 5, 678901)

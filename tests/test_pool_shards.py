@@ -1,6 +1,6 @@
 """The pool backend's waiting and rerunning (nngpt_core.loop.shards.run_shards), without a Prefect server.
 
-Only the Prefect API edge is faked (`FakeRuns` stands in for tasks.pool.PrefectShardRuns: start a flow
+Only the Prefect API edge is faked (`FakeRuns` stands in for nngpt_tasks.pool.PrefectShardRuns: start a flow
 run, read states, read the last heartbeat, mark crashed), with a fake clock; the store is a set of
 evaluated candidate ids. The real edge against a server is covered by the deployment tests.
 """

@@ -42,7 +42,7 @@ def outcomes(tmp_path_factory):
         path.write_text(yaml.safe_dump(config))
         env = loop_env(folder)
         started[name] = (subprocess.Popen(
-            [sys.executable, "-m", "nngpt_core.cli.main", "run", "--config", str(path), *extra],
+            [sys.executable, "-m", "nngpt_cli.main", "run", "--config", str(path), *extra],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=folder,
         ), folder)
     results = {}

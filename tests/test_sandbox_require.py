@@ -37,7 +37,7 @@ def nngpt(tmp_path: Path, *args: str, config: dict | None = None, env: dict | No
     """`nngpt ARGS --config <config>` as root without CAP_SYS_ADMIN, its data in tmp_path/data."""
     path = tmp_path / "run.yaml"
     path.write_text(yaml.safe_dump({"cycles": 1, "store": {"data_dir": str(tmp_path / "data")}, **(config or {})}))
-    return subprocess.run([*prefix, sys.executable, "-m", "nngpt_core.cli.main", *args, "--config", str(path)],
+    return subprocess.run([*prefix, sys.executable, "-m", "nngpt_cli.main", *args, "--config", str(path)],
                           capture_output=True, text=True, env={**loop_env(tmp_path), **(env or {})}, cwd=ROOT,
                           timeout=300)
 

@@ -37,7 +37,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from nngpt_core.loop.stages import device_slot_name
+from nngpt_tasks.concurrency import device_slot_name
 from nngpt_core.store.models import Candidate, Evaluation, Run
 from tests.prefect_server import cmdline, descendants
 from tests.scale_out_helpers import (
@@ -96,7 +96,7 @@ def test_a_worker_killed_mid_evaluation_its_shards_rerun_on_the_survivor(tmp_pat
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from nngpt_core.config import RunConfig
-    from tasks.pool import HEARTBEAT_MISSES, PrefectShardRuns
+    from nngpt_tasks.pool import HEARTBEAT_MISSES, PrefectShardRuns
 
     with scale_out(tmp_path, postgres) as setup:
         config = evolve_config(echo_model, setup)

@@ -25,7 +25,7 @@ from nngpt_core.store.engine import open_store
 from nngpt_core.store.models import Architecture, Run
 from nngpt_core.store.roles import grant_reader
 
-NNGPT = [sys.executable, "-m", "nngpt_core.cli.main"]
+NNGPT = [sys.executable, "-m", "nngpt_cli.main"]
 WRITES = [
     "INSERT INTO runs (name, created_at, status, seed, base_model, dataset, share_threshold, config, versions, training_corpus) "
     "VALUES ('x', now(), 'done', 0, 'm', 'd', 0.4, '{}', '{}', '{}')",

@@ -6,5 +6,5 @@
     from nngpt_core.llm.finetune import finetune                  # LoRA adapter on a cycle's SFT examples
     from nngpt_core.llm.adapters import load_with_adapter         # base + every adapter of the chain
 
-Commands: `nngpt bootstrap`, `nngpt generate`, `nngpt finetune` (nngpt_core/cli/llm.py); see docs/llm.md.
+Commands: `nngpt bootstrap`, `nngpt generate`, `nngpt finetune` (cli/llm.py); see docs/llm.md.
 """

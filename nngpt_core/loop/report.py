@@ -13,6 +13,7 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from nngpt_core.config import RunConfig
 from nngpt_core.errors import NngptError
 from nngpt_core.loop.metrics import CycleMetrics, run_metrics
 from nngpt_core.loop.plots import plot_run
@@ -130,6 +131,14 @@ def _markdown(run: Run, metrics: list[CycleMetrics], best: list[dict[str, Any]],
     if plots:
         lines += ["", "## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots]
     return "\n".join(lines) + "\n"
+
+
+def report_dir(cfg: RunConfig, run_id: int) -> Path:
+    """Where run `run_id`'s report goes: orchestration.reports_dir (relative to the data dir)/run-<id>."""
+    root = cfg.orchestration.reports_dir
+    if not root.is_absolute():
+        root = cfg.store.resolved_data_dir() / root
+    return root / f"run-{run_id}"
 
 
 def build_report(store: Store, run_id: int, out_dir: Path | None = None, best_limit: int = 5) -> RunReport:

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from nngpt_core.config import RunConfig, config_from_dict
 from nngpt_core.errors import NngptError
+from nngpt_core.loop.metrics import cycle_metrics
 from nngpt_core.store.engine import Store
 from nngpt_core.store.models import Architecture, Candidate, Cycle, Run, SftExample
 from nngpt_core.versions import environment_versions
@@ -189,6 +190,22 @@ def finish_cycle(store: Store, cycle_id: int, metrics: dict[str, Any]) -> None:
         cycle.status = "done"
         cycle.metrics = metrics
         cycle.finished_at = datetime.now(timezone.utc)
+
+
+def cycle_summary(store: Store, cycle_id: int) -> dict[str, Any]:
+    """The cycle's metrics, recounted from its candidates, with its stage timings."""
+    with store.session() as session:
+        cycle = session.get(Cycle, cycle_id)
+        metrics = cycle_metrics(session, session.get(Run, cycle.run_id), cycle).to_json()
+        metrics["stage_timings"] = dict(cycle.stage_timings or {})
+        return metrics
+
+
+def close_cycle(store: Store, cycle_id: int) -> dict[str, Any]:
+    """Recount the cycle's metrics from its candidates, store them on the cycle and mark it done."""
+    metrics = cycle_summary(store, cycle_id)
+    finish_cycle(store, cycle_id, metrics)
+    return metrics
 
 
 def cycle_done(store: Store, cycle_id: int) -> bool:

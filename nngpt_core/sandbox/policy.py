@@ -94,7 +94,8 @@ REFUSED: dict[str, str] = {
     "logging.config": "logging.config.listen runs a socket server; fileConfig reads files",
     "logging.handlers": _NETWORK + " and " + _FILES,
     # the evaluator, the store, datasets with labels, hubs
-    "nngpt_core": _EVALUATOR, "tasks": _EVALUATOR, "flows": _EVALUATOR,
+    "nngpt_core": _EVALUATOR, "nngpt_tasks": _EVALUATOR, "nngpt_flows": _EVALUATOR, "nngpt_cli": _EVALUATOR,
+    "tasks": _EVALUATOR, "flows": _EVALUATOR, "cli": _EVALUATOR,  # the same folders, importable from a checkout
     "prefect": _STORE, "sqlalchemy": _STORE, "psycopg2": _STORE, "alembic": _STORE, "dask": _STORE,
     "distributed": _STORE, "docker": _PROCESSES, "fsspec": _FILES + "; " + _NETWORK,
     "sklearn": _LABELS, "datasets": _HUB + "; " + _FILES, "huggingface_hub": _HUB, "transformers": _HUB,

@@ -24,8 +24,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from nngpt_core.cli.common import ConfigOption, DbOption, connect, load
 from nngpt_core.lemur.fetch import DEFAULT_VERSION, cached_archive, fetch_archive
+from nngpt_cli.common import ConfigOption, DbOption, connect, load
 
 lemur_app = typer.Typer(help="LEMUR (nn-dataset) as data: fetch, import, check, report.", no_args_is_help=True)
 console = Console(stderr=True, soft_wrap=True)

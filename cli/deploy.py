@@ -4,7 +4,7 @@
     PREFECT_API_URL=http://HOST:4200/api nngpt worker --pool gpu
 
 Both drive Prefect's own CLI in a subprocess (the library never imports Prefect). Flow runs work in
-NNGPT_WORKDIR: the deployments' pull step (flows.steps.enter_workdir) changes into it at run time, so
+NNGPT_WORKDIR: the deployments' pull step (nngpt_flows.steps.enter_workdir) changes into it at run time, so
 relative paths such as models/bootstrap resolve there. It defaults to this package's source tree and
 is passed on to the worker; set it where the package is installed without its checkout (the Docker
 image sets /opt/nngpt).
@@ -23,7 +23,7 @@ import typer
 
 from nngpt_core.errors import NngptError
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]  # cli/ sits at the top of the checkout
 WORKDIR_ENV = "NNGPT_WORKDIR"
 PoolOption = Annotated[str, typer.Option("--pool", help="Work pool name.")]
 

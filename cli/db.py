@@ -22,13 +22,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from nngpt_core.cli.common import ConfigOption, DbOption, connect, load
 from nngpt_core.errors import NngptError
 from nngpt_core.store import migrate
 from nngpt_core.store.backup import export_store, load_store, read_backup_manifest
 from nngpt_core.store.engine import open_store
 from nngpt_core.store.identity import store_tag
 from nngpt_core.store.repo import export_candidates, import_paths, origin_counts, run_summaries, table_counts
+from nngpt_cli.common import ConfigOption, DbOption, connect, load
 
 db_app = typer.Typer(help="Manage the results store (migrations, statistics, export, backups).", no_args_is_help=True)
 console = Console(stderr=True, soft_wrap=True)

@@ -18,8 +18,8 @@ import yaml
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from nngpt_core.cli.common import ConfigOption, DbOption, load
 from nngpt_core.config import RunConfig
+from nngpt_cli.common import ConfigOption, DbOption, load
 
 config_app = typer.Typer(help="The run configuration: every field, its default and what it means.", no_args_is_help=True)
 INDENT = "  "

@@ -1,5 +1,8 @@
 """The dask backend: evaluation shards as tasks on a Dask cluster, through prefect-dask's DaskTaskRunner.
 
+The cycle flow calls `evaluate_on_dask`, which runs the `evaluate-shards` subflow
+(flows/evaluate_shards.py) on a DaskTaskRunner.
+
 With orchestration.dask_address the shards go to that cluster's scheduler; without it, a
 LocalCluster of orchestration.dask_workers processes (one thread each) is started for the cycle's
 evaluation and stopped after it. Every worker process opens the store itself and keeps its own
@@ -13,6 +16,7 @@ from collections.abc import Iterator
 
 from nngpt_core.config import RunConfig
 from nngpt_core.errors import NngptError
+from nngpt_flows.evaluate_shards import evaluate_shards
 
 
 def dask_task_runner(cfg: RunConfig):
@@ -59,8 +63,6 @@ def api_reachable_from_workers(cfg: RunConfig) -> Iterator[None]:
 
 def evaluate_on_dask(cfg: RunConfig, shards: list[list[int]]) -> int:
     """Run the `evaluate-shards` subflow on a DaskTaskRunner; returns how many candidates were evaluated."""
-    from flows.evaluate_shards import evaluate_shards
-
     if not shards:
         return 0
     with api_reachable_from_workers(cfg):

@@ -17,9 +17,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from nngpt_core.cli.common import ConfigOption, DbOption, connect, load
 from nngpt_core.corpus import expanded_sources, seed_sources
 from nngpt_core.errors import NngptError
+from nngpt_cli.common import ConfigOption, DbOption, connect, load
 
 corpus_app = typer.Typer(help="The seed corpus: hand-written architectures and their expanded variants.", no_args_is_help=True)
 console = Console(stderr=True)

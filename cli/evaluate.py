@@ -19,9 +19,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from nngpt_core.cli.common import ConfigOption, DbOption, connect
 from nngpt_core.config import load_config
 from nngpt_core.evaluate import batch
+from nngpt_cli.common import ConfigOption, DbOption, connect
 
 
 def _table(records: list[dict[str, Any]]) -> Table:

@@ -19,9 +19,9 @@ from typing import Annotated
 
 import typer
 
-from nngpt_core.cli.common import ConfigOption, load
 from nngpt_core.errors import NngptError
 from nngpt_core.novelty.compare import compare_sources
+from nngpt_cli.common import ConfigOption, load
 
 FileArgument = Annotated[Path, typer.Argument(help="A Python architecture file.", show_default=False)]
 

@@ -19,9 +19,9 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from nngpt_core.cli.common import ConfigOption, DbOption, connect, load
 from nngpt_core.loop.report import build_report, cycle_table
 from nngpt_core.loop.runs import run_status
+from nngpt_cli.common import ConfigOption, DbOption, connect, load
 
 RunArgument = Annotated[int, typer.Argument(help="Run id.")]
 
@@ -33,7 +33,7 @@ def run(
     db: DbOption = None,
 ) -> None:
     """Run generate -> evaluate -> filter -> admit -> fine-tune cycles locally (no server needed)."""
-    from flows.local import run_locally
+    from nngpt_flows.local import run_locally
     from nngpt_core.loop import preflight
     from nngpt_core.loop.runs import stored_config
 
@@ -75,7 +75,7 @@ def report(
     db: DbOption = None,
 ) -> None:
     """Write a run's plots (PNG), markdown summary and best architectures; print the cycle table."""
-    from nngpt_core.loop.stages import report_dir
+    from nngpt_core.loop.report import report_dir
 
     cfg = load(config, db)
     built = build_report(connect(cfg), run_id, out or report_dir(cfg, run_id))
@@ -92,7 +92,7 @@ def transfer(
     db: DbOption = None,
 ) -> None:
     """Generate with a run's final adapter on another dataset, and print both runs' cycles side by side."""
-    from flows.local import quiet_prefect_defaults, release_stale_device_slots
+    from nngpt_flows.local import quiet_prefect_defaults, release_stale_device_slots
     from nngpt_core.loop import preflight
     from nngpt_core.loop.report import cycle_table
     from nngpt_core.loop.transfer import transfer_config, transfer_rows
@@ -103,7 +103,7 @@ def transfer(
     preflight.check(target.model_copy(update={"store": cfg.store}))  # a missing dataset fails before Prefect starts
     quiet_prefect_defaults()
     release_stale_device_slots()
-    from flows.transfer import transfer as transfer_flow
+    from nngpt_flows.transfer import transfer as transfer_flow
 
     run_id = transfer_flow(config=cfg, source_run=source, dataset=dataset, cycles=cycles)
     out = Console()

@@ -13,17 +13,17 @@ import sys
 import typer
 from sqlalchemy.exc import DBAPIError
 
-from nngpt_core.cli import config as config_commands
-from nngpt_core.cli import corpus as corpus_commands
-from nngpt_core.cli import db as db_commands
-from nngpt_core.cli.doctor import doctor
-from nngpt_core.cli.evaluate import evaluate_files
-from nngpt_core.cli import deploy as deploy_commands
-from nngpt_core.cli import lemur as lemur_commands
-from nngpt_core.cli import llm as llm_commands
-from nngpt_core.cli import loop as loop_commands
-from nngpt_core.cli.similarity import similarity
 from nngpt_core.errors import NngptError, first_line
+from nngpt_cli import config as config_commands
+from nngpt_cli import corpus as corpus_commands
+from nngpt_cli import db as db_commands
+from nngpt_cli import deploy as deploy_commands
+from nngpt_cli import lemur as lemur_commands
+from nngpt_cli import llm as llm_commands
+from nngpt_cli import loop as loop_commands
+from nngpt_cli.doctor import doctor
+from nngpt_cli.evaluate import evaluate_files
+from nngpt_cli.similarity import similarity
 
 app = typer.Typer(
     name="nngpt",

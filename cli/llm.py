@@ -21,8 +21,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from nngpt_core.cli.common import ConfigOption, DbOption, connect, load
 from nngpt_core.errors import NngptError
+from nngpt_cli.common import ConfigOption, DbOption, connect, load
 
 console = Console(stderr=True)
 

@@ -24,11 +24,11 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy.engine import make_url
 
-from nngpt_core.cli.common import ConfigOption, DbOption, load
 from nngpt_core.config import RunConfig
 from nngpt_core.errors import NngptError
 from nngpt_core.sandbox.require import missing_layers, refusal, required_layers
 from nngpt_core.sandbox.settings import LAYERS, LayerStatus
+from nngpt_cli.common import ConfigOption, DbOption, load
 
 
 def sandbox_layers(cfg: RunConfig) -> list[LayerStatus]:

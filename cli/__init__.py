@@ -1,0 +1,1 @@
+"""The `nngpt` command line (installed as nngpt_cli): one module per command group, assembled in main.py."""

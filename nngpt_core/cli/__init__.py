@@ -1,1 +1,0 @@
-"""The `nngpt` command line: one module per command group, assembled in main.py."""
