@@ -91,3 +91,13 @@ def test_doctor_passes_a_config_this_machine_can_run(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "this machine has everything the config needs" in result.stdout
     assert "CUDA device" not in result.stdout  # nothing in the smoke config asks for one
+
+
+@pytest.mark.parametrize(("name", "model"), [("paper-delta.yaml", PAPER_CONFIGS["paper-cifar10.yaml"]),
+                                             ("paper-delta-qwen.yaml", PAPER_CONFIGS["paper-cifar10-qwen.yaml"])])
+def test_delta_configs_load_with_the_follow_ups_values(name, model):
+    cfg = load_config(ROOT / "configs" / name)
+    gen = cfg.generation
+    assert cfg.model.name_or_path == model and gen.modes == {"delta": 1.0} and gen.delta_request == "improve"
+    assert (gen.temperature, gen.top_k, gen.top_p, gen.max_new_tokens, gen.candidates_per_cycle) == (0.35, 50, 0.9, 1024, 50)
+    assert cfg.sft.epochs == 3 and cfg.sft.lm_head and cfg.evaluation.dataset == "cifar10"
