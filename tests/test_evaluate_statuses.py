@@ -59,7 +59,8 @@ def _variant(old: str, new: str) -> str:
 CASES = {
     "no_code": ("", "no code"),
     "syntax_error": ("class Net(:\n", "line 1"),
-    "forbidden": (_variant("import torch\n", "import torch\nimport os\n"), "import of 'os'"),
+    # an unused import passes (the policy judges use); reading the environment does not
+    "forbidden": (_variant("import torch\n", "import torch\nimport os\nSECRETS = os.environ\n"), "use of 'os.environ'"),
     "interface_error": (_variant('return {"lr", "momentum", "dropout"}', "return 42"), "not a set of names"),
     "build_error": (_variant("self.device = device", "self.device = device\n        raise ValueError('no')"), "ValueError: no"),
     "shape_error": (_variant("nn.Linear(16 * 16, out_shape[0])", "nn.Linear(16 * 16, out_shape[0] + 1)"), "not (batch, classes)"),
