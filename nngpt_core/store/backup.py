@@ -44,6 +44,9 @@ from nngpt_core.versions import environment_versions
 FORMAT = "nngpt-store-backup"
 FORMAT_VERSION = 1
 SKIPPED_TABLES = ("alembic_version",)
+# Rows the schema itself makes (a store's random id, made by migration 0006): an empty store has
+# them, and a restored store takes the backup's instead, since it is the same store.
+MADE_WITH_SCHEMA = ("store_identity",)
 BATCH_ROWS = 1000
 
 Progress = Callable[[str, int], None]  # (what, rows done so far); called as rows go by
@@ -175,6 +178,8 @@ def _check_empty(store: Store) -> None:
     if current_revision(store) is None:
         return
     for table in _tables(store.engine):
+        if table.name in MADE_WITH_SCHEMA:
+            continue
         with store.engine.connect() as conn:
             if conn.execute(select(func.count()).select_from(table)).scalar():
                 raise NngptError(f"{store.masked_url} is not empty (table {table.name} has rows): "
@@ -261,6 +266,8 @@ def load_store(store: Store, archive_path: Path, adapters_dir: Path, progress: P
                     except KeyError:
                         raise NngptError(f"{archive_path}: table {table.name} is missing from the backup") from None
                     decode = _decoder(table)
+                    if table.name in MADE_WITH_SCHEMA:
+                        conn.execute(table.delete())
                     batch: list[dict[str, Any]] = []
                     count = 0
                     for line in handle:
