@@ -117,6 +117,7 @@ def export(
     if out is None:
         written = export_candidates(store, run, sys.stdout)
     else:
+        out.parent.mkdir(parents=True, exist_ok=True)
         with out.open("w", encoding="utf-8") as handle:
             written = export_candidates(store, run, handle)
     console.print(f"exported {written} candidates of run {run}")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError, field_serializer, field_validator, model_validator
@@ -78,7 +78,7 @@ class GenerationConfig(Section):
 
 
 class SandboxConfig(Section):
-    require: list[str] | Literal["all"] = Field(
+    require: Annotated[list[str], Field(title="layers")] | Annotated[Literal["all"], Field(title="all")] = Field(
         default_factory=lambda: list(UNPRIVILEGED_LAYERS),
         description="Sandbox layers a candidate must get, else evaluation refuses to start (a list of names from `nngpt doctor`, or all). "
                     "Default: every layer an unprivileged Linux user gets (all but uid-drop and rlimit-processes, which need root); "
@@ -205,7 +205,7 @@ class SFTConfig(Section):
     r: int = Field(8, ge=1, description="LoRA rank.")
     alpha: int = Field(16, ge=1, description="LoRA alpha.")
     dropout: float = Field(0.05, ge=0, lt=1, description="LoRA dropout.")
-    target_modules: list[str] | Literal["auto"] = Field(
+    target_modules: Annotated[list[str], Field(title="modules")] | Annotated[Literal["auto"], Field(title="auto")] = Field(
         default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"],
         description="Module names LoRA wraps; auto = every attention and MLP projection of the model's architecture family (llm/lora_targets.py).",
     )
@@ -225,7 +225,7 @@ class SFTConfig(Section):
         "stack", description="stack: each cycle trains a fresh adapter on the base with the earlier ones merged in; continue: each cycle keeps training the previous cycle's adapter (the paper's; one adapter on an unmerged, possibly 4-bit, base).",
     )
     cumulative: bool = Field(False, description="Each cycle trains on the original pairs plus every SFT example selected so far in the run (the paper's), not only the cycle's own.")
-    original_pairs: Path | None = Field(None, description="JSONL of prompt/completion pairs every cumulative SFT set starts with (the model's initial fine-tuning set); None = none.")
+    original_pairs: Annotated[Path, Field(title="file")] | Annotated[None, Field(title="none")] = Field(None, description="JSONL of prompt/completion pairs every cumulative SFT set starts with (the model's initial fine-tuning set); None = none.")
     output_dir: Path = Field(Path("adapters"), description="Where adapters are saved (relative to the data dir).")
 
 
