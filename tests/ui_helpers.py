@@ -46,7 +46,11 @@ _FORM_CONTROLS_JS = """() => [...document.querySelectorAll('.schema-form-propert
     kind = 'list';
     value = [...q('.schema-form-property-array').querySelectorAll('.schema-form-property-array-item textarea')].map(c => c.value);
   }
-  else if (q('.schema-form-property-kind-json')) { kind = 'json'; value = q('.schema-form-property-kind-json').innerText; }
+  else if (q('.schema-form-property-kind-json')) {  // the editor's text, without its gutter (line numbers, fold markers)
+    kind = 'json';
+    const editor = q('.schema-form-property-kind-json');
+    value = (editor.querySelector('.cm-content') || editor).innerText;
+  }
   else if (q('.schema-form-property-null')) kind = 'empty';
   return {path, kind, value, options};
 })"""
@@ -134,6 +138,16 @@ def _control(prop: dict[str, Any], value: Any) -> dict[str, Any]:
     return {"kind": "text", "value": str(value)}
 
 
+def _parsed(text: str) -> object:
+    """The JSON an editor shows; what does not parse stays text, so the comparison reports it."""
+    import json
+
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
 def compare_controls(rendered: dict[tuple[str, ...], dict[str, Any]], expected: dict[tuple[str, ...], dict[str, Any]]) -> list[str]:
     """The differences between what the form shows and what it should; empty when they agree."""
     import json
@@ -148,7 +162,7 @@ def compare_controls(rendered: dict[tuple[str, ...], dict[str, Any]], expected: 
             problems.append(f"{' / '.join(path)}: a {got['kind']} control, expected a {want['kind']}")
         elif want["kind"] == "number" and float(got["value"]) != want["value"]:
             problems.append(f"{' / '.join(path)}: shows {got['value']}, expected {want['value']}")
-        elif want["kind"] == "json" and json.loads(got["value"]) != want["value"]:
+        elif want["kind"] == "json" and _parsed(got["value"]) != want["value"]:
             problems.append(f"{' / '.join(path)}: shows {got['value']!r}, expected {want['value']}")
         elif want["kind"] in ("select", "text", "toggle", "list") and got["value"] != want["value"]:
             problems.append(f"{' / '.join(path)}: shows {got['value']!r}, expected {want['value']!r}")
