@@ -52,8 +52,7 @@ def build(
         recipe = corpus.recipe
         with _progress() as progress:
             task = progress.add_task("rebuilding and probing", total=len(corpus.files) - len(seed_sources()))
-            rebuilt = TrainingCorpus.build(recipe["expanded"], recipe["hybrids_per_pair"], recipe["trained_share"],
-                                           recipe["seed"], on_file=lambda _file: progress.advance(task))
+            rebuilt = TrainingCorpus.from_recipe(recipe, on_file=lambda _file: progress.advance(task))
         if rebuilt.sha256 != corpus.sha256:
             raise NngptError(f"the rebuilt corpus (sha256 {rebuilt.sha256[:16]}...) differs from the model's "
                              f"({corpus.sha256[:16]}...): this checkout does not reproduce its training data")

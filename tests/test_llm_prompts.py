@@ -40,3 +40,21 @@ def test_planner_draws_only_plans_that_fit_and_is_reproducible():
     assert Planner(pool, {}, {"full": 1.0}, references_per_prompt=0).draw(3, seed=3)[0].references == ()
     with pytest.raises(NngptError, match="none of the 1 reference architectures fits"):
         Planner(pool[:1], {}, {"full": 1.0}).draw(1, seed=0, fits=fits)
+
+
+def test_restate_budget_replaces_only_the_stated_budget():
+    template = PromptTemplate.load("default")
+    task = TaskSpec.for_dataset("digits32", 2_000_000)
+    prompt = template.prompt(task, [Reference("ref", "x = 2000000\n")])
+    restated = template.restate_budget(prompt, 75_150)
+    assert "at most 75,150 parameters" in restated and "2,000,000" not in restated
+    assert restated.replace("75,150", "2,000,000") == prompt  # nothing else changed (the reference's 2000000 kept)
+    assert "x = 2000000" in restated
+
+
+def test_restate_budget_leaves_a_prompt_without_budget_unchanged(tmp_path):
+    path = tmp_path / "plain.txt"
+    path.write_text("# $task on $dataset\n$references# $instruction\n```$fence\n")
+    template = PromptTemplate.load(str(path))
+    prompt = template.prompt(TaskSpec.for_dataset("digits", 1000))
+    assert template.restate_budget(prompt, 5) == prompt

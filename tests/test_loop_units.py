@@ -99,3 +99,39 @@ def test_a_run_imports_the_models_training_corpus_once_with_origins(store, tmp_p
     # a model that records no training corpus (a hub id): the hand-written seeds
     added, summary = import_training_corpus(store, load_config(None, {"model.name_or_path": "org/some-model"}))
     assert summary["counts"] == {"seed": len(seed_sources())} and added == len(seed_sources()) - 4
+
+
+def test_sft_pairs_restate_the_budget_from_the_candidates_real_size(store):
+    """The paper's rule (selection.budget_in_pairs: 1.5): the stored pair states 1.5x the real parameter count."""
+    from nngpt_core.llm.prompts import PromptTemplate, TaskSpec
+    from nngpt_core.loop.selection import select_sft_examples
+    from nngpt_core.store.models import Evaluation, SftExample
+
+    prompt = PromptTemplate.load("default").prompt(TaskSpec.for_dataset("digits", 2_000_000))
+    with store.session() as session:
+        run = Run(name="budget", base_model="m", dataset="digits", share_threshold=0.4)
+        session.add(run)
+        session.flush()
+        cycles = [Cycle(run_id=run.id, index=i) for i in range(2)]
+        session.add_all(cycles)
+        session.flush()
+        for cycle in cycles:
+            arch = Architecture(code_hash=f"h{cycle.index}", code="class Net: pass\n", name=f"n{cycle.index}",
+                                origin="generated", run_id=run.id, cycle_id=cycle.id)
+            session.add(arch)
+            session.flush()
+            evaluation = Evaluation(architecture_id=arch.id, dataset="digits", recipe="r", status="ok",
+                                    accuracy=0.9, params=10_001)
+            session.add(evaluation)
+            session.flush()
+            session.add(Candidate(run_id=run.id, cycle_id=cycle.id, index=0, prompt=prompt, completion="c",
+                                  code="class Net: pass\n", status="ok", accuracy=0.9, admitted=True,
+                                  architecture_id=arch.id, evaluation_id=evaluation.id))
+        cycle_ids = [c.id for c in cycles]
+    paper = load_config(None, {"selection.budget_in_pairs": 1.5})
+    assert select_sft_examples(store, paper, cycle_ids[0]) == 1
+    assert select_sft_examples(store, load_config(None), cycle_ids[1]) == 1
+    with store.session() as session:
+        stored = dict(session.execute(select(SftExample.cycle_id, SftExample.prompt)).all())
+    assert "at most 15,002 parameters" in stored[cycle_ids[0]]  # round(1.5 x 10,001)
+    assert stored[cycle_ids[1]] == prompt  # the default keeps the prompt as generated

@@ -59,10 +59,11 @@ class TrainingCorpus:
     pair_outcomes: dict[tuple[str, str], list[int]] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, expanded: int, hybrids_per_pair: int, trained_share: float, seed: int,
+    def build(cls, expanded: int, hybrids_per_pair: int, trained_share: float, seed: int, split: str = "pair",
               on_file: Callable[[TrainingFile], None] | None = None) -> TrainingCorpus:
         """Seeds, `expanded` variants and up to `hybrids_per_pair` hybrids per trained family pair (probed:
-        minutes of CPU). Deterministic given the arguments; `on_file` reports progress."""
+        minutes of CPU), the pairs split into trained and held out by `split` (hybrids.split_family_pairs).
+        Deterministic given the arguments; `on_file` reports progress."""
         from nngpt_core.corpus.expander import expanded_variants
         from nngpt_core.corpus.hybrids import hybrid_sources, split_family_pairs
         from nngpt_core.corpus.sources import seed_sources
@@ -75,15 +76,23 @@ class TrainingCorpus:
                                       tuple((edit.knob, edit.value) for edit in variant.edits)))
             if on_file:
                 on_file(files[-1])
-        trained, held_out = split_family_pairs(seeds, trained_share, seed)
+        trained, held_out = split_family_pairs(seeds, trained_share, seed, split)
         hashes = {code_hash(f.code) for f in files}
         outcomes: dict[tuple[str, str], list[int]] = {}
         for hybrid in hybrid_sources([(f.name, f.code) for f in files], trained, hybrids_per_pair, seed, hashes, outcomes):
             files.append(TrainingFile(hybrid.name, "synthetic", hybrid.code, (hybrid.network, hybrid.donor)))
             if on_file:
                 on_file(files[-1])
-        recipe = {"expanded": expanded, "hybrids_per_pair": hybrids_per_pair, "trained_share": trained_share, "seed": seed}
+        recipe = {"expanded": expanded, "hybrids_per_pair": hybrids_per_pair, "trained_share": trained_share, "seed": seed,
+                  "split": split}
         return cls(files, recipe, trained, held_out, outcomes)
+
+    @classmethod
+    def from_recipe(cls, recipe: dict, on_file: Callable[[TrainingFile], None] | None = None) -> TrainingCorpus:
+        """The corpus a manifest's recipe describes, built again (recipes written before the split
+        was configurable split by pair)."""
+        return cls.build(recipe["expanded"], recipe["hybrids_per_pair"], recipe["trained_share"], recipe["seed"],
+                         recipe.get("split", "pair"), on_file=on_file)
 
     @property
     def sha256(self) -> str:

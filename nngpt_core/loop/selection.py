@@ -7,7 +7,9 @@ fill up to that number, marked `top_up`. At most `selection.max_examples` are ke
 trains no adapter, and the next cycle keeps the current one.
 
 Each pair is the very prompt that produced the candidate and the completion the template expects
-for its code, stored in sft_examples so any adapter can be rebuilt from the database.
+for its code, stored in sft_examples so any adapter can be rebuilt from the database. With
+`selection.budget_in_pairs` (the paper: 1.5) the prompt's stated budget becomes that multiple of the
+candidate's real parameter count.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from sqlalchemy import func, select
 from nngpt_core.config import RunConfig
 from nngpt_core.loop.runs import timed_stage
 from nngpt_core.store.engine import Store
-from nngpt_core.store.models import Candidate, Cycle, SftExample
+from nngpt_core.store.models import Candidate, Cycle, Evaluation, SftExample
 
 
 def choose(candidates: list[Candidate], cfg: RunConfig) -> list[tuple[Candidate, str]]:
@@ -29,6 +31,13 @@ def choose(candidates: list[Candidate], cfg: RunConfig) -> list[tuple[Candidate,
         rest = [c for c in candidates if rule.top_up_floor <= c.accuracy < rule.min_accuracy]
         chosen += [(c, "top_up") for c in rest[: rule.min_examples - len(chosen)]]
     return chosen
+
+
+def pair_prompt(session, candidate: Candidate, template, cfg: RunConfig) -> str:
+    """The candidate's prompt, its stated budget restated from its real size when the config asks."""
+    multiple = cfg.selection.budget_in_pairs
+    params = session.get(Evaluation, candidate.evaluation_id).params if multiple and candidate.evaluation_id else None
+    return template.restate_budget(candidate.prompt, round(multiple * params)) if params else candidate.prompt
 
 
 def select_sft_examples(store: Store, cfg: RunConfig, cycle_id: int) -> int:
@@ -50,7 +59,7 @@ def select_sft_examples(store: Store, cfg: RunConfig, cycle_id: int) -> int:
         for candidate, reason in chosen:
             session.add(SftExample(
                 run_id=cycle.run_id, cycle_id=cycle_id, candidate_id=candidate.id,
-                architecture_id=candidate.architecture_id, prompt=candidate.prompt,
+                architecture_id=candidate.architecture_id, prompt=pair_prompt(session, candidate, template, cfg),
                 completion=template.completion(candidate.code), reason=reason,
             ))
         return len(chosen)

@@ -66,7 +66,7 @@ def build_training_corpus(settings: BootstrapSettings, console: Console) -> Trai
             console.log(f"training corpus: {made} checked files ({file.origin} {file.name})")
 
     return TrainingCorpus.build(settings.expanded_files, settings.hybrids_per_pair, settings.trained_share,
-                                settings.seed, on_file=progress)
+                                settings.seed, settings.held_out_split, on_file=progress)
 
 
 def bootstrap(settings: BootstrapSettings, corpus: TrainingCorpus | None = None,

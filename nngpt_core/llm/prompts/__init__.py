@@ -19,6 +19,7 @@ language of the answer's code fence: python, or diff in delta mode).
 
 from __future__ import annotations
 
+import re
 import string
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,6 +82,12 @@ def _read_template(name_or_path: str) -> tuple[str, string.Template]:
     return str(path), string.Template(path.read_text(encoding="utf-8"))
 
 
+def _line_pattern(text: str) -> str:
+    """A regex for a piece of a template line: its text literally, any other placeholder as any text."""
+    parts = re.split(r"\$\{?\w+\}?", text)
+    return ".*?".join(re.escape(part) for part in parts)
+
+
 def _substitute(origin: str, template: string.Template, **values: object) -> str:
     try:
         return template.substitute(**values)
@@ -122,6 +129,20 @@ class PromptTemplate:
             instruction=instruction,
             fence=fence,
         )
+
+    def restate_budget(self, prompt: str, params: int) -> str:
+        """`prompt` (made by this template) with the budget its template states replaced by `params`;
+        unchanged when the template states no budget. The paper's SFT pairs state 1.5x the real
+        parameter count, so the model learns what a budget means."""
+        line = next((line for line in self.body.template.splitlines() if "$param_budget" in line), None)
+        if line is None:
+            return prompt
+        before, after = line.split("$param_budget", 1)
+        pattern = re.compile(_line_pattern(before) + r"([\d,]+)" + _line_pattern(after) + "$", re.MULTILINE)
+        match = pattern.search(prompt)
+        if match is None:
+            return prompt
+        return prompt[: match.start(1)] + f"{params:,}" + prompt[match.end(1):]
 
     def completion(self, code: str) -> str:
         """The completion a model should produce for `code` (code, then the closing fence)."""
