@@ -68,6 +68,17 @@ def test_family_names_and_the_trained_split_are_disjoint_and_reproducible():
     assert split_family_pairs(seeds, 0.5, seed=1) != (trained, held_out)
 
 
+def test_split_by_donor_holds_out_every_pair_of_a_held_out_donor_family():
+    seeds = list(SEEDS.items())[:12]
+    trained, held_out = split_family_pairs(seeds, 0.5, seed=0, by="donor")
+    trained_donors, held_out_donors = {d for _, d in trained}, {d for _, d in held_out}
+    assert trained_donors and held_out_donors and not trained_donors & held_out_donors
+    assert sorted(trained + held_out) == sorted(split_family_pairs(seeds, 0.5, seed=0)[0] + split_family_pairs(seeds, 0.5, seed=0)[1])
+    assert (trained, held_out) == split_family_pairs(seeds, 0.5, seed=0, by="donor")
+    with pytest.raises(ValueError, match="unknown family-pair split"):
+        split_family_pairs(seeds, 0.5, seed=0, by="network")
+
+
 def test_crossover_prompt_shows_network_and_donor_section_with_the_instruction():
     plan = crossover_plan(Reference("vgg", SEEDS["vgg"], 3), Reference("efficientnet", SEEDS["efficientnet"], 9))
     prompt = plan.prompt(PromptTemplate.load("default"), TASK)
@@ -129,3 +140,33 @@ def test_delta_improve_requests_show_the_parent_with_its_recorded_accuracy():
     assert instructions["vgg"] == ("Answer with a unified diff against vgg: improve its first-epoch accuracy "
                                    "(now 0.512 on cifar10).")
     assert instructions["efficientnet"].endswith("improve its first-epoch accuracy.")  # nothing recorded: no number
+
+
+def test_planner_asks_only_for_requests_whose_operator_answer_is_novel_in_the_store(store):
+    """The store holds the operator's hybrid of one combination: that request is never made again,
+    the others still are; mutation answers are judged the same way."""
+    from nngpt_core.config import load_config
+    from nngpt_core.loop.generation import novel_against
+    from nngpt_core.novelty.admission import admit
+
+    cfg = load_config(None)
+    pool = [Reference(name, SEEDS[name], i) for i, name in enumerate(["vgg", "efficientnet", "resnet_basic", "mobilenet_v1"])]
+    families = {ref.architecture_id: (ref.name, ref.name) for ref in pool}
+    free = Planner(pool, families, {"crossover": 1.0}).draw(40, seed=1)
+    assert all(plan.answer and "class Net" in plan.answer for plan in free)
+    combos = {(p.references[0].name, p.references[1].name): p.answer for p in free}
+    taken = sorted(combos)[0]
+    admit(store, combos[taken], novelty=cfg.novelty, name="hybrid", origin="synthetic")
+    novel = novel_against(store, cfg)
+    assert not novel(combos[taken]) and novel(combos[sorted(combos)[1]])
+    checked = Planner(pool, families, {"crossover": 1.0}, answer_can_be_novel=novel).draw(40, seed=1)
+    asked = {(p.references[0].name, p.references[1].name) for p in checked}
+    assert taken not in asked and asked
+    for ref in pool:  # with every parent stored, a mere width change is never worth asking for
+        admit(store, ref.code, novelty=cfg.novelty, name=ref.name, origin="seed")
+    planner = Planner(pool, families, {"mutation": 1.0}, answer_can_be_novel=novel)
+    mutations = planner.draw(20, seed=3)
+    asked_novel = [plan for plan in mutations if novel(plan.answer)]
+    assert len(asked_novel) == 20 - planner.without_novel_answer  # the rest: none was found in 40 draws, asked anyway
+    unchecked = Planner(pool, families, {"mutation": 1.0}).draw(20, seed=3)
+    assert len(asked_novel) > sum(novel(plan.answer) for plan in unchecked)

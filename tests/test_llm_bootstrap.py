@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import random
+import re
 
 import pytest
 import torch
@@ -82,6 +83,24 @@ def test_renaming_is_consistent_across_reference_and_target_and_keeps_the_interf
     assert mappings[0]["ResidualBlock"] == mappings[1]["ResidualBlock"]
     assert "ConvBlock" not in renamed[0] and renamed[0].count(mappings[0]["ConvBlock"]) == codes[0].count("ConvBlock")
     assert rename_helpers(codes, random.Random(0)) == renamed and rename_helpers(codes, random.Random(1)) != renamed
+
+
+def test_renaming_identifiers_leaves_nothing_of_a_block_to_recall_and_the_file_still_works():
+    from nngpt_core.corpus import seed_sources
+    from nngpt_core.corpus.probe import probe
+
+    seeds = dict(seed_sources())
+    codes = [seeds["resnet_basic"], seeds["se_resnet"]]
+    renamed = rename_helpers(codes, random.Random(0), identifiers=True)
+    assert "WIDTH" in codes[0] and "WIDTH" not in renamed[0]  # module constants
+    assert "self.conv1" in codes[0] and "self.conv1" not in renamed[0]  # attributes of the helpers
+    assert "self.norm" in renamed[0]  # an attribute torch's modules also have (e.g. a norm layer's) is kept
+    # one mapping for both files: the constants they share get the same new names
+    new_names = [set(re.findall(r"^([A-Z][A-Z0-9_]*) =", code, re.MULTILINE)) for code in renamed]
+    assert len(new_names[0] & new_names[1]) >= 2 and not new_names[0] & {"WIDTH", "NORM"}
+    for code in renamed:
+        assert probe(code).ok  # renaming keeps the file working
+    assert rename_helpers(codes, random.Random(0), identifiers=True) == renamed
 
 
 def test_bootstrap_saves_a_loadable_model_with_record_and_card(tiny_model, corpus_slice):

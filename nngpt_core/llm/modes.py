@@ -3,6 +3,7 @@
     from nngpt_core.llm.modes import crossover_plan, mutation_plan, full_plan, answer_code
     plan = crossover_plan(Reference("vgg", vgg_code, 3), Reference("efficientnet", eff_code, 9))
     prompt = plan.prompt(template, task)          # parents in their roles, the instruction, the open fence
+    plan.answer                                   # the operator's own hybrid: what a right answer looks like
     code, diff, error = answer_code(plan, completion)
 
 - full: one or more references; "write a new architecture that differs from every reference".
@@ -23,8 +24,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from nngpt_core.corpus.crossover import compatible, donor_section
-from nngpt_core.corpus.expander import Edit
+from nngpt_core.corpus.crossover import compatible, crossover_docstring, donor_section, transplant
+from nngpt_core.corpus.expander import Edit, apply_edits
 from nngpt_core.llm.diffs import DiffError, apply_diff
 from nngpt_core.llm.extract import extract_code
 from nngpt_core.llm.prompts import FULL_INSTRUCTION, PromptTemplate, Reference, TaskSpec
@@ -41,6 +42,9 @@ class Plan:
     references: tuple[Reference, ...]
     instruction: str
     fence: str = "python"
+    # the operator's own answer to the request (the crossover's transplant, the mutation's edits applied),
+    # the file the bootstrap model was trained to write for such a prompt; None where no operator defines one
+    answer: str | None = None
 
     def prompt(self, template: PromptTemplate, task: TaskSpec) -> str:
         return template.prompt(task, self.references, self.instruction, self.fence)
@@ -84,7 +88,8 @@ def crossover_plan(network: Reference, donor: Reference) -> Plan | None:
     old, new = blocks
     shown_donor = Reference(donor.name, section, donor.architecture_id, role="blocks")
     return Plan("crossover", (Reference(network.name, network.code, network.architecture_id, role="network"), shown_donor),
-                crossover_instruction(network.name, donor.name, old, new))
+                crossover_instruction(network.name, donor.name, old, new),
+                answer=transplant(network.code, donor.code, crossover_docstring(network.name, donor.name, new)))
 
 
 def describe_edits(code: str, edits: list[Edit]) -> str:
@@ -104,14 +109,15 @@ def describe_edits(code: str, edits: list[Edit]) -> str:
 
 def mutation_plan(parent: Reference, edits: list[Edit]) -> Plan:
     instruction = f"Write {parent.name} with these changes: {describe_edits(parent.code, edits)}."
-    return Plan("mutation", (Reference(parent.name, parent.code, parent.architecture_id, role="parent"),), instruction)
+    return Plan("mutation", (Reference(parent.name, parent.code, parent.architecture_id, role="parent"),), instruction,
+                answer=apply_edits(parent.code, edits))
 
 
 def as_delta(plan: Plan) -> Plan:
     """The same request answered as a unified diff against the plan's first reference (its parent)."""
     parent = plan.references[0]
     instruction = DIFF_INSTRUCTION.format(name=parent.name) + plan.instruction
-    return Plan("delta", plan.references, instruction, fence="diff")
+    return Plan("delta", plan.references, instruction, fence="diff", answer=plan.answer)
 
 
 def improve_plan(parent: Reference, accuracy: float | None, dataset: str) -> Plan:

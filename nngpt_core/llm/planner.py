@@ -8,7 +8,12 @@ Crossover draws a network parent and a donor whose (network family, block family
 model was never trained on, can be combined by the operator's arity rule, and is no same-family
 pair; families that combined well while the training corpus was made are drawn more often (the
 corpus's pair outcomes, Laplace-smoothed). Mutation draws a parent with knobs and one to three
-named changes of them. Delta asks for a crossover (else a mutation) as a diff, or with
+named changes of them. With `answer_can_be_novel` (the store's novelty check), a crossover or
+mutation is asked for only when its operator answer (the plan's `answer`: what the model was
+trained to write for such a prompt) would be novel: a request whose right answer is a near
+duplicate of the store can only give a duplicate (after DRAWS tries without one, a fitting
+request is made anyway and counted in `without_novel_answer`). The model's actual answer is judged
+as every candidate is. Delta asks for a crossover (else a mutation) as a diff, or with
 `delta_request="improve"` (the delta paper) for an improvement of a parent shown with its recorded
 accuracy. Full draws `references_per_prompt` references. Prompt i depends only on (seed, i), not on
 batching.
@@ -32,7 +37,8 @@ class Planner:
     def __init__(self, pool: Sequence[Reference], families: Mapping[int | str, Families], modes: Mapping[str, float],
                  trained_pairs: Sequence[tuple[str, str]] = (), pair_outcomes: Mapping[tuple[str, str], Sequence[int]] | None = None,
                  references_per_prompt: int = 1, delta_request: str = "crossover",
-                 accuracies: Mapping[int, float] | None = None, dataset: str = ""):
+                 accuracies: Mapping[int, float] | None = None, dataset: str = "",
+                 answer_can_be_novel: Callable[[str], bool] | None = None):
         if not pool:
             raise NngptError("no reference architectures to draw parents from")
         self.pool = list(pool)
@@ -42,6 +48,8 @@ class Planner:
         self.references_per_prompt = references_per_prompt
         self.delta_request, self.accuracies, self.dataset = delta_request, accuracies or {}, dataset
         self.network_prior, self.donor_prior = _family_priors(pair_outcomes or {})
+        self.answer_can_be_novel = answer_can_be_novel
+        self.without_novel_answer = 0  # prompts drawn although no request with a novel answer was found
 
     def family(self, ref: Reference) -> Families:
         key = ref.architecture_id if ref.architecture_id is not None else ref.name
@@ -71,6 +79,10 @@ class Planner:
         order = [edit.knob for edit in options]
         return mutation_plan(parent, sorted(chosen.values(), key=lambda edit: order.index(edit.knob)))
 
+    def _worth_asking(self, plan: Plan) -> bool:
+        """False when the plan's operator answer is known and would not be novel (a wasted request)."""
+        return plan.answer is None or self.answer_can_be_novel is None or self.answer_can_be_novel(plan.answer)
+
     def _plan(self, mode: str, rng: random.Random, pool: list[Reference]) -> Plan | None:
         if mode == "crossover":
             return self._crossover(rng, pool)
@@ -98,13 +110,20 @@ class Planner:
         for i in range(n):
             rng = random.Random(f"{seed}:{i}")
             mode = rng.choices(modes, weights)[0]
+            fitting = None
             for _ in range(DRAWS):
                 plan = self._plan(mode, rng, pool)
-                if plan is not None and fits(plan):
+                if plan is None or not fits(plan):
+                    continue
+                if self._worth_asking(plan):
                     break
+                fitting = fitting or plan
             else:
-                raise NngptError(f"no {mode} prompt could be drawn from the {len(pool)} reference architectures "
-                                 "that fits the model's context (lower generation.max_new_tokens or change generation.modes)")
+                if fitting is None:
+                    raise NngptError(f"no {mode} prompt could be drawn from the {len(pool)} reference architectures "
+                                     "that fits the model's context (lower generation.max_new_tokens or change generation.modes)")
+                plan = fitting  # no request with a novel answer was found: ask anyway, the answer is judged as always
+                self.without_novel_answer += 1
             plans.append(plan)
         return plans
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 
 from sqlalchemy import func, select
 
@@ -55,7 +56,29 @@ def planner_for(store: Store | None, cfg: RunConfig):
     accuracies = recorded_accuracies(store, dataset) if cfg.generation.delta_request == "improve" else {}
     return Planner(pool, lineage_families(store, pool), cfg.generation.modes, corpus.trained_pairs,
                    corpus.pair_outcomes, cfg.generation.references_per_prompt, cfg.generation.delta_request,
-                   accuracies, dataset)
+                   accuracies, dataset, novel_against(store, cfg) if cfg.generation.novel_requests_only else None)
+
+
+def novel_against(store: Store | None, cfg: RunConfig) -> Callable[[str], bool] | None:
+    """Whether code would be novel against the store now, by the loop's lexical check (exact code and
+    MinHash near duplicates); None without a store."""
+    from nngpt_core.novelty.admission import assess
+    from nngpt_core.novelty.compare import NOVEL
+    from nngpt_core.novelty.normalize import code_hash
+    from nngpt_core.novelty.signature import lexical_signature
+
+    if store is None:
+        return None
+
+    def novel(code: str) -> bool:
+        try:
+            digest, signature = code_hash(code), lexical_signature(code, cfg.novelty)
+        except SyntaxError:
+            return False
+        with store.session() as session:
+            return assess(session, digest, {"lexical": signature}, cfg.novelty).verdict == NOVEL
+
+    return novel
 
 
 def recorded_accuracies(store: Store | None, dataset: str) -> dict[int, float]:

@@ -83,7 +83,7 @@ def bootstrap(settings: BootstrapSettings, corpus: TrainingCorpus | None = None,
 
     def make_pairs(rename_round: int) -> list[dict[str, str]]:
         return training_pairs(corpus, template, tasks, settings.seed, settings.rename_share, settings.delta_share,
-                              settings.bare_share, rename_round)
+                              settings.bare_share, rename_round, settings.rename_identifiers)
 
     pairs = make_pairs(0)
     if len(pairs) < 2:

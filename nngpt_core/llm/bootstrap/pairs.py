@@ -22,6 +22,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 from nngpt_core.corpus.expander import Edit
 from nngpt_core.corpus.training import TrainingCorpus, TrainingFile
@@ -31,6 +32,7 @@ from nngpt_core.llm.prompts import PromptTemplate, Reference, TaskSpec
 
 
 KEPT_NAMES = {"Net", "supported_hyperparameters"}
+KEPT_ATTRIBUTES = {"criteria", "optimizer", "device", "in_shape", "out_shape", "prm"}  # the LEMUR interface's own
 _NAME_PARTS = (
     ("Conv", "Res", "Mix", "Dense", "Gate", "Fuse", "Split", "Stem", "Core", "Pool", "Skip", "Wide", "Deep", "Fast",
      "Light", "Dual", "Tri", "Spatial", "Channel", "Token", "Patch", "Cross", "Local", "Global"),
@@ -39,8 +41,42 @@ _NAME_PARTS = (
 _DEFINED = re.compile(r"^(?:class|def) (\w+)", re.MULTILINE)
 
 
-def rename_helpers(codes: Sequence[str], rng: random.Random) -> list[str]:
-    """`codes` with their top-level helper names replaced by random ones, one mapping for all."""
+_ATTRIBUTE_PARTS = (("mix", "proj", "gate", "fuse", "path", "core", "unit", "tap", "lane", "stack", "scale", "bank"),
+                    ("a", "b", "in", "out", "mid", "up", "lo", "hi", "x", "y", "z", "q"))
+_CONSTANT_PARTS = (("MIX", "BASE", "RATE", "SPAN", "TAPS", "LANES", "GRID", "STEP", "SIZE", "FOLD"),
+                   ("A", "B", "C", "N", "K", "M", "X", "Y"))
+_ASSIGNED_ATTRIBUTE = re.compile(r"\bself\.(\w+)\s*(?:=|\+=|:)")
+_CONSTANT = re.compile(r"^([A-Z][A-Z0-9_]*)\s*=", re.MULTILINE)
+
+
+@lru_cache(maxsize=1)
+def _library_names() -> frozenset[str]:
+    """Names torch, its modules and tensors already use: an attribute of that name may be theirs."""
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    names = set(dir(torch)) | set(dir(nn)) | set(dir(F)) | set(dir(torch.Tensor)) | set(dir(nn.Module))
+    for module in (nn.Conv2d, nn.Linear, nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm, nn.Sequential, nn.ModuleList,
+                   nn.MultiheadAttention, nn.Dropout, nn.Embedding, nn.LSTM, nn.GRU):
+        names |= set(dir(module))
+    return frozenset(names)
+
+
+def _fresh(rng: random.Random, parts: tuple[tuple[str, ...], tuple[str, ...]], joiner: str, taken: set[str], text: str) -> str:
+    while True:
+        new = rng.choice(parts[0]) + joiner + rng.choice(parts[1]) + (str(rng.randint(2, 9)) if rng.random() < 0.5 else "")
+        if new not in taken and not re.search(rf"\b{new}\b", text):
+            taken.add(new)
+            return new
+
+
+def rename_helpers(codes: Sequence[str], rng: random.Random, identifiers: bool = False) -> list[str]:
+    """`codes` with their top-level helper names replaced by random ones, one mapping for all.
+
+    With `identifiers`, also the module constants and the attributes a class assigns to `self`
+    (those no torch module or tensor has, so a rename never hits a library's attribute), so that no
+    block's text can be recalled from memory: it can only be copied from the prompt."""
     joined = "\n".join(codes)
     names = sorted({name for name in _DEFINED.findall(joined) if name not in KEPT_NAMES}, key=len, reverse=True)
     mapping: dict[str, str] = {}
@@ -52,10 +88,23 @@ def rename_helpers(codes: Sequence[str], rng: random.Random) -> list[str]:
         if name.islower():
             new = re.sub(r"(?<!^)(?=[A-Z])", "_", new).lower()
         mapping[name] = new
-    if not mapping:
-        return list(codes)
-    pattern = re.compile(r"\b(" + "|".join(map(re.escape, mapping)) + r")\b")
-    return [pattern.sub(lambda match: mapping[match.group(1)], code) for code in codes]
+    renamed = codes
+    if mapping:
+        pattern = re.compile(r"\b(" + "|".join(map(re.escape, mapping)) + r")\b")
+        renamed = [pattern.sub(lambda match: mapping[match.group(1)], code) for code in codes]
+    if not identifiers:
+        return list(renamed)
+    taken = set(mapping.values())
+    constants = {name: _fresh(rng, _CONSTANT_PARTS, "_", taken, joined) for name in sorted(set(_CONSTANT.findall(joined)))}
+    attributes = {name: _fresh(rng, _ATTRIBUTE_PARTS, "_", taken, joined)
+                  for name in sorted(set(_ASSIGNED_ATTRIBUTE.findall(joined)) - _library_names() - KEPT_ATTRIBUTES)}
+    if constants:
+        pattern = re.compile(r"(?<![.\w])(" + "|".join(map(re.escape, constants)) + r")\b")
+        renamed = [pattern.sub(lambda match: constants[match.group(1)], code) for code in renamed]
+    if attributes:
+        pattern = re.compile(r"(?<=\.)(" + "|".join(map(re.escape, attributes)) + r")\b")
+        renamed = [pattern.sub(lambda match: attributes[match.group(1)], code) for code in renamed]
+    return list(renamed)
 
 
 def _example(template: PromptTemplate, task: TaskSpec, plan: Plan, parent_code: str, target: str, delta: bool) -> dict[str, str]:
@@ -83,13 +132,14 @@ def mutation_example(template: PromptTemplate, task: TaskSpec, variant: Training
 
 def training_pairs(corpus: TrainingCorpus, template: PromptTemplate, tasks: Sequence[TaskSpec], seed: int = 0,
                    rename_share: float = 0.0, delta_share: float = 0.0, bare_share: float = 0.0,
-                   rename_round: int = 0) -> list[dict[str, str]]:
+                   rename_round: int = 0, rename_identifiers: bool = False) -> list[dict[str, str]]:
     """Prompt/completion pairs for every hybrid (crossover) and every variant (mutation) of the corpus.
 
     `delta_share` of them ask for the answer as a diff; `bare_share` of the seeds also appear as the
     answer to a prompt without references. `seed` fixes which pairs exist, their order and form;
     `rename_round` only draws the random helper names, so each epoch sees the same pairs under fresh
-    names. A renamed pair has one mapping for its prompt and its completion."""
+    names. A renamed pair has one mapping for its prompt and its completion; `rename_identifiers` renames
+its constants and attributes too."""
     rng = random.Random(seed)
     names_rng = random.Random(f"{seed}:{rename_round}")
     code_of = corpus.code_of()
@@ -105,7 +155,8 @@ def training_pairs(corpus: TrainingCorpus, template: PromptTemplate, tasks: Sequ
         if pair is None:
             continue
         if rng.random() < rename_share:
-            pair = dict(zip(("prompt", "completion"), rename_helpers([pair["prompt"], pair["completion"]], names_rng)))
+            pair = dict(zip(("prompt", "completion"),
+                            rename_helpers([pair["prompt"], pair["completion"]], names_rng, rename_identifiers)))
         pairs.append(pair)
     rng.shuffle(pairs)
     return pairs
