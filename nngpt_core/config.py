@@ -62,7 +62,7 @@ class GenerationConfig(Section):
         description="Weight of each generation mode (drawn per prompt): full (write a new architecture unlike the references), crossover (the network of one parent with the blocks of another, for family combinations the model was never trained on), mutation (named changes to one parent), delta (a crossover or mutation answered as a unified diff).",
     )
     delta_request: Literal["crossover", "improve"] = Field("crossover", description="What a delta prompt asks for as a diff: a crossover (else a mutation) of parents from the store, or (the delta paper) an improvement of one parent shown with its best recorded accuracy on the run's dataset.")
-    novel_requests_only: bool = Field(True, description="Ask for a crossover or mutation only when the operator's own answer to it (the hybrid, the edited file) would be novel against the store: a request whose right answer is a near duplicate can only give one. Candidates are judged as always.")
+    novel_requests_only: bool = Field(False, description="Ask for a crossover or mutation only when the operator's own answer to it (the hybrid, the edited file) would be novel against the store: a request whose right answer is a near duplicate can only give one. Candidates are judged as always.")
     attempts: int = Field(1, ge=1, le=10, description="Rejection sampling: times a prompt is sampled until its answer yields code that passes the static check (the paper's pipeline: 5).")
     temperature_step: float = Field(0.1, ge=0, le=1, description="Rejection sampling: temperature added at each further attempt.")
     error_feedback: bool = Field(False, description="Rejection sampling: add why the previous answer was refused to the retried prompt.")

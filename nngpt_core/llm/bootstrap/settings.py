@@ -16,6 +16,9 @@ from nngpt_core.config import Section
 
 
 class BootstrapSettings(Section):
+    """The defaults are the shipped checkpoint's recipe (v4); the model card's experiment log says what the
+    other settings (held out by donor, more hybrids per pair, renamed identifiers) gave."""
+
     out: Path = Field(Path("models/bootstrap"), description="Directory the model, tokenizer and model card are written to.")
     seed: int = Field(0, description="Seed for initialisation, pairing and batch order.")
     vocab_size: int = Field(4096, ge=300, description="Byte-level BPE vocabulary size.")
@@ -25,12 +28,12 @@ class BootstrapSettings(Section):
     intermediate_size: int = Field(384, ge=16, description="MLP inner size.")
     max_length: int = Field(3584, ge=128, description="Context length; longer training examples are dropped.")
     expanded_files: int = Field(150, ge=0, description="Expanded variants of the seeds: the mutation examples (seed + named changes -> variant), and parents of hybrids.")
-    hybrids_per_pair: int = Field(3, ge=0, description="Checked crossover hybrids per trained family pair: the crossover examples (network + donor blocks -> hybrid).")
-    trained_share: float = Field(0.67, ge=0, le=1, description="Share of the combinable (network family, donor family) pairs (or of the donor families, split by donor) the model is trained on; generation asks for the rest.")
-    held_out_split: Literal["pair", "donor"] = Field("donor", description="How family pairs are held out: at random ('pair'), or every pair of a held-out donor family ('donor': a held-out hybrid's blocks were never transplanted in training, so it can be new).")
+    hybrids_per_pair: int = Field(1, ge=0, description="Checked crossover hybrids per trained family pair: the crossover examples (network + donor blocks -> hybrid).")
+    trained_share: float = Field(0.35, ge=0, le=1, description="Share of the combinable (network family, donor family) pairs (or of the donor families, split by donor) the model is trained on; generation asks for the rest.")
+    held_out_split: Literal["pair", "donor"] = Field("pair", description="How family pairs are held out: at random ('pair'), or every pair of a held-out donor family ('donor': a held-out hybrid's blocks were never transplanted in training, so it can be new).")
     delta_share: float = Field(0.15, ge=0, le=1, description="Share of the examples answered as a unified diff against the parent (delta mode).")
-    rename_share: float = Field(0.9, ge=0, le=1, description="Share of pairs whose helper class/function names are randomized (same in reference and target), teaching the model to copy names from the reference.")
-    rename_identifiers: bool = Field(True, description="Renamed pairs also get random module constants and self attributes, so no block can be recalled from memory, only copied from the prompt.")
+    rename_share: float = Field(0.75, ge=0, le=1, description="Share of pairs whose helper class/function names are randomized (same in reference and target), teaching the model to copy names from the reference.")
+    rename_identifiers: bool = Field(False, description="Renamed pairs also get random module constants and self attributes, so no block can be recalled from memory, only copied from the prompt.")
     completion_only_loss: bool = Field(True, description="Predict only the completion's tokens, not the prompt and its reference.")
     bare_share: float = Field(0.1, ge=0, le=1, description="Share of the seeds also given as the answer to a prompt without references (full mode).")
     batch_tokens: int = Field(8192, ge=256, description="Tokens (padded) per optimizer step.")
