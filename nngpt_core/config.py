@@ -199,8 +199,8 @@ class SelectionConfig(Section):
     min_examples: int = Field(4, ge=0, description="Top up with the best admitted candidates when fewer than this qualify.")
     top_up_floor: float = Field(0.0, ge=0, le=1, description="Accuracy a top-up candidate needs at least (the paper: 0.35).")
     max_examples: int = Field(64, ge=1, description="At most this many SFT examples per cycle.")
-    budget_in_pairs: float | None = Field(
-        None, gt=0, description="Restate the parameter budget in an SFT pair's prompt as this multiple of the candidate's real "
+    budget_in_pairs: Annotated[float, Field(gt=0, title="multiple")] | Annotated[None, Field(title="as generated")] = Field(
+        None, description="Restate the parameter budget in an SFT pair's prompt as this multiple of the candidate's real "
                                 "parameter count (the paper: 1.5), so the model learns what a stated budget means; None keeps the prompt as generated.",
     )
 
