@@ -304,12 +304,24 @@ class Net(nn.Module):
 WARM_UP_SAMPLES = 8
 
 
+def preload_torchvision() -> None:
+    """Import torchvision's models and ops here, in the trusted worker: their import loads torchvision's
+    native extension (a dlopen), which the sandbox refuses to candidate code, so a candidate that builds
+    on torchvision.models (as LEMUR's classics do) finds them already loaded."""
+    try:
+        import torchvision.models  # noqa: F401
+        import torchvision.ops  # noqa: F401
+    except ImportError:  # torchvision is optional for the evaluator; a candidate importing it gets the error
+        pass
+
+
 def warm_up(request: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
     """Evaluate a trusted model on a few samples with `request`'s settings, in this process, result discarded.
 
     Called by the warm worker before it forks candidates (on the CPU, one thread, so that no thread
     pool exists at fork time) and by a resident worker on its device before its first candidate.
     """
+    preload_torchvision()
     small = {name: tensors[name][:WARM_UP_SAMPLES] for name in DATA_KEYS}
     payload, _ = run({**request, "code": WARM_UP_CODE, "epochs": 1}, small, lambda: None)
     if not payload.startswith(b'{"status":"ok"'):
