@@ -63,9 +63,11 @@ def _library_names() -> frozenset[str]:
     return frozenset(names)
 
 
-def _fresh(rng: random.Random, parts: tuple[tuple[str, ...], tuple[str, ...]], joiner: str, taken: set[str], text: str) -> str:
+def _fresh(rng: random.Random, parts: tuple[tuple[str, ...], tuple[str, ...]], joiner: str, taken: set[str], text: str,
+           digit_chance: float = 0.5) -> str:
+    """A random name from `parts` (sometimes with a digit) that is not in `taken` (which receives it) nor in `text`."""
     while True:
-        new = rng.choice(parts[0]) + joiner + rng.choice(parts[1]) + (str(rng.randint(2, 9)) if rng.random() < 0.5 else "")
+        new = rng.choice(parts[0]) + joiner + rng.choice(parts[1]) + (str(rng.randint(2, 9)) if rng.random() < digit_chance else "")
         if new not in taken and not re.search(rf"\b{new}\b", text):
             taken.add(new)
             return new
@@ -81,10 +83,8 @@ def rename_helpers(codes: Sequence[str], rng: random.Random, identifiers: bool =
     names = sorted({name for name in _DEFINED.findall(joined) if name not in KEPT_NAMES}, key=len, reverse=True)
     mapping: dict[str, str] = {}
     for name in names:
-        while True:
-            new = rng.choice(_NAME_PARTS[0]) + rng.choice(_NAME_PARTS[1]) + (str(rng.randint(2, 9)) if rng.random() < 0.3 else "")
-            if new not in mapping.values() and not re.search(rf"\b{new}\b", joined):
-                break
+        # checked against the names given so far as they were given (a function's in snake case)
+        new = _fresh(rng, _NAME_PARTS, "", set(mapping.values()), joined, digit_chance=0.3)
         if name.islower():
             new = re.sub(r"(?<!^)(?=[A-Z])", "_", new).lower()
         mapping[name] = new
@@ -139,7 +139,7 @@ def training_pairs(corpus: TrainingCorpus, template: PromptTemplate, tasks: Sequ
     answer to a prompt without references. `seed` fixes which pairs exist, their order and form;
     `rename_round` only draws the random helper names, so each epoch sees the same pairs under fresh
     names. A renamed pair has one mapping for its prompt and its completion; `rename_identifiers` renames
-its constants and attributes too."""
+    its constants and attributes too."""
     rng = random.Random(seed)
     names_rng = random.Random(f"{seed}:{rename_round}")
     code_of = corpus.code_of()
