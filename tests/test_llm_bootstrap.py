@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import random
 import re
 
@@ -83,6 +84,19 @@ def test_renaming_is_consistent_across_reference_and_target_and_keeps_the_interf
     assert mappings[0]["ResidualBlock"] == mappings[1]["ResidualBlock"]
     assert "ConvBlock" not in renamed[0] and renamed[0].count(mappings[0]["ConvBlock"]) == codes[0].count("ConvBlock")
     assert rename_helpers(codes, random.Random(0)) == renamed and rename_helpers(codes, random.Random(1)) != renamed
+
+
+def test_renaming_is_the_same_in_every_process():
+    """Training pairs are reproducible: the renaming does not depend on the interpreter's hash seed."""
+    import subprocess
+    import sys
+
+    script = ("import random; from nngpt_core.corpus import seed_sources; "
+              "from nngpt_core.llm.bootstrap.pairs import rename_helpers; s = dict(seed_sources()); "
+              "print([rename_helpers([c, s['resnet_basic']], random.Random(i), i % 2 == 0) for i, c in enumerate(s.values())])")
+    outputs = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONHASHSEED": str(hash_seed)}).stdout for hash_seed in (1, 2, 3)}
+    assert len(outputs) == 1 and len(next(iter(outputs))) > 10_000
 
 
 def test_renaming_identifiers_leaves_nothing_of_a_block_to_recall_and_the_file_still_works():

@@ -80,7 +80,8 @@ def rename_helpers(codes: Sequence[str], rng: random.Random, identifiers: bool =
     (those no torch module or tensor has, so a rename never hits a library's attribute), so that no
     block's text can be recalled from memory: it can only be copied from the prompt."""
     joined = "\n".join(codes)
-    names = sorted({name for name in _DEFINED.findall(joined) if name not in KEPT_NAMES}, key=len, reverse=True)
+    # longest first (so no name is replaced inside a longer one), ties by name: a set's order depends on the hash seed
+    names = sorted({name for name in _DEFINED.findall(joined) if name not in KEPT_NAMES}, key=lambda name: (-len(name), name))
     mapping: dict[str, str] = {}
     for name in names:
         # checked against the names given so far as they were given (a function's in snake case)
