@@ -157,8 +157,10 @@ def test_a_shard_declared_dead_that_finishes_later_writes_nothing_twice(tmp_path
         setup.timings["frozen"] = time.monotonic() - frozen_at
         late = wait_until(lambda: (r := read_flow_run(setup, UUID(victim))).state.type.value == "COMPLETED" and r,
                           300, "the late shard run to end")
-        logs = flow_run_logs(setup, late.id)
-        assert "another process stored its evaluation first" in logs or "evaluated elsewhere meanwhile" in logs, logs
+        # A run's logs reach the server in batches after it ends, so read them until the warning is there.
+        wait_until(lambda: any(warning in flow_run_logs(setup, late.id) for warning in (
+            "another process stored its evaluation first", "evaluated elsewhere meanwhile")),
+            60, "the late run to log that it wrote nothing")
         assert f"flow run '{late.name}' ({victim})" in said(run) and "starting it again" in said(run)
 
         runs = shard_runs(setup)

@@ -63,13 +63,17 @@ def _wait_for_flow_run(client, flow_run_id, worker, timeout_s: float):
         time.sleep(1)
 
 
-def _created_flow_run(client, deployment_id, api_errors: list[str], timeout_s: float = 60):
+def _created_flow_run(client, page, deployment_id, api_errors: list[str], timeout_s: float = 120):
     """The one flow run of the deployment, once the submitted form has created it."""
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 
     deadline = time.monotonic() + timeout_s
     while not (runs := client.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])))):
-        assert time.monotonic() < deadline, "submitting the form created no flow run; the UI's API errors:\n" + "\n".join(api_errors)
+        if time.monotonic() > deadline:
+            said = [line for line in page.inner_text("body").splitlines()
+                    if any(word in line.lower() for word in ("error", "invalid", "must", "required", "failed"))]
+            raise AssertionError(f"submitting the form created no flow run; the page ({page.url}) says:\n"
+                                 + "\n".join(said[:20]) + "\nthe UI's API errors:\n" + "\n".join(api_errors))
         time.sleep(0.5)
     assert len(runs) == 1, [run.name for run in runs]
     return runs[0].id
@@ -138,7 +142,7 @@ def test_custom_run_from_the_ui_on_a_fresh_store(tmp_path: Path, echo_model: Pat
                 assert rendered[("config", "Evaluation", "Device")]["value"] == USER["evaluation.device"]
                 _shoot(page, shots / "2-form-filled.png", height=12000)
                 page.get_by_role("button", name="Submit", exact=True).click()
-                flow_run_id = _created_flow_run(client, evolve.id, api_errors)
+                flow_run_id = _created_flow_run(client, page, evolve.id, api_errors)
 
                 flow_run = _wait_for_flow_run(client, flow_run_id, worker, timeout_s=900)  # about 1 min on an idle machine
                 children = client.read_flow_runs(
