@@ -4,6 +4,8 @@
     .venv/bin/python bench/evaluate.py --count 20 --workers 2
     .venv/bin/python bench/evaluate.py --quick            # 10 architectures, ours with one worker only
     .venv/bin/python bench/evaluate.py --overhead         # the sandbox's cost: 8 architectures, digits, batch 16, 1 worker
+    (whole runs one after another drift on a shared machine; bench/sandbox_overhead.py measures the sandbox's
+    cost per candidate in back-to-back pairs)
 
 The same architectures (the first --count files of nngpt_core/corpus/seeds, in name order) are
 evaluated side by side in one run, one epoch on --dataset (digits32) with the same recipe (SGD,
@@ -163,9 +165,10 @@ def run_naive(paths: list[Path], timeout_s: float) -> Measured:
     return Measured("naive: process per candidate, PIL DataLoader", time.perf_counter() - started, 0.0, results)
 
 
-def in_process_loop(dataset: str, batch: int, paths: list[str]) -> dict:
-    """Evaluate `paths` one after another in this process, unsandboxed (called as `evaluate.py in-process ...`)."""
-    started = time.perf_counter()
+def unsandboxed_evaluator(dataset: str, batch: int):
+    """evaluate(code) -> {status, accuracy}: exec, build, train on the tensors and predict in this process,
+    unsandboxed; torch's lazy start-up already paid (the optimizers import torch._dynamo), as the
+    sandbox's workers pay it in their warm-up."""
     import torch
 
     from nngpt_core.config import EvaluationConfig
@@ -178,11 +181,6 @@ def in_process_loop(dataset: str, batch: int, paths: list[str]) -> dict:
     cfg = EvaluationConfig(dataset=dataset, hyperparameters={**EvaluationConfig().hyperparameters, "batch": batch})
     recipe = Recipe.from_config(cfg)
     data = load_dataset(dataset, seed=cfg.seed)
-
-    def timed(code: str) -> dict:
-        wall, cpu = time.perf_counter(), time.process_time()
-        result = evaluate(code)
-        return {**result, "seconds": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu}
 
     def evaluate(code: str) -> dict:
         torch.manual_seed(cfg.seed)
@@ -204,7 +202,20 @@ def in_process_loop(dataset: str, batch: int, paths: list[str]) -> dict:
             return {"status": "error", "accuracy": None, "error": f"{type(exc).__name__}: {exc}"[:200]}
         return {"status": "ok", "accuracy": float((predictions == data.test_y).float().mean())}
 
-    evaluate(WARM_UP_CODE)  # torch's lazy start-up (the optimizers import torch._dynamo), as the sandbox's warm-up
+    evaluate(WARM_UP_CODE)
+    return evaluate
+
+
+def in_process_loop(dataset: str, batch: int, paths: list[str]) -> dict:
+    """Evaluate `paths` one after another in this process, unsandboxed (called as `evaluate.py in-process ...`)."""
+    started = time.perf_counter()
+    evaluate = unsandboxed_evaluator(dataset, batch)
+
+    def timed(code: str) -> dict:
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = evaluate(code)
+        return {**result, "seconds": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu}
+
     loop_started, loop_cpu = time.perf_counter(), time.process_time()
     results = [timed(Path(path).read_text()) for path in paths]
     return {"startup_s": loop_started - started, "loop_s": time.perf_counter() - loop_started,
