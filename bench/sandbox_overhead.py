@@ -10,9 +10,10 @@ alternating order, in one process: unsandboxed (exec, build, train on the tensor
 bench/evaluate.py's in-process loop) and through `Evaluator` (static check, fork into the
 confined process, FLOP count, fingerprint, prediction transfer) with one warm worker. Start-up is
 left out of both (the sandbox's first request, which pays a one-off cost, is run once untimed and
-reported). What `nngpt eval --store` adds per file, the store's rows, is timed on SQLite. It prints, per sandbox mode, the ratio of the summed wall times with a bootstrap 95%
-interval over the (file, round) pairs, the median per-candidate ratio, and each file's median
-seconds on both sides.
+reported). What `nngpt eval --store` adds per file, the store's rows, is timed on SQLite. It
+prints, per sandbox mode, the ratio of the summed wall times with a bootstrap 95% interval over
+the (file, round) pairs, the median per-candidate ratio, and each file's median seconds on both
+sides.
 """
 
 from __future__ import annotations
