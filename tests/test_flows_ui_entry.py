@@ -113,7 +113,8 @@ def test_cycle_with_empty_fields_continues_the_newest_run(prefect_harness, echo_
                      f"run {run_id} · cycle 1 · store {tag}", f"run {run_id} · report · store {tag}"):
             assert len(named(name)) == 1, name
         reports = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[f"nngpt-{tag}-run-{run_id}-report"])))
-        descriptions = [artifact.description for artifact in sorted(reports, key=lambda a: a.created)]
+        reports = sorted(reports, key=lambda a: a.created)  # the server's order is not creation order
+        descriptions = [artifact.description for artifact in reports]
     assert descriptions == [
         f"run {run_id}: after cycle 0: 1 of 1 cycles done, status running",
         f"run {run_id}: finished: 1 of 1 cycles done, status done",
