@@ -24,11 +24,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "nngpt_core" / "corpus" / "seeds"
+INTEGER = re.compile(r"(?<![\w.\-])([2-9]|[1-9]\d+)(?![\w.])")  # a literal >= 2, not inside a name, a float or an exponent
 
 
 def raise_constants(section: str) -> str:
     """The section with each integer literal >= 2 raised by one (not inside a name, a float or an exponent)."""
-    return re.sub(r"(?<![\w.\-])([2-9]|[1-9]\d+)(?![\w.])", lambda m: str(int(m.group(1)) + 1), section)
+    return INTEGER.sub(lambda m: str(int(m.group(1)) + 1), section)
 
 
 def class_tokens(code: str, names: set[str]) -> list[str]:
