@@ -6,6 +6,8 @@
     .venv/bin/python bench/copy_curriculum.py --model /tmp/c2 --out /tmp/c3 --minutes 15 --snippets 3 --random 4 --no-mutations
     .venv/bin/python bench/copy_curriculum.py --model /tmp/c3 --out /tmp/c4 --minutes 12 --random 3 --no-mutations
     .venv/bin/python bench/copy_probe.py --model /tmp/c4                        # then the probe on the result
+    .venv/bin/python bench/copy_curriculum.py --short --out /tmp/s1 --minutes 6   # copying first, then the style
+    .venv/bin/python bench/copy_curriculum.py --model /tmp/s1 --out /tmp/s2 --minutes 13 --snippets 2 --random 1 --files 0.5
 
 bench/copy_probe.py shows that the shipped model writes the donor block it memorized, never the one
 its prompt shows. This bench asks whether any training signal teaches the model to copy within a
@@ -20,6 +22,9 @@ CPU budget. Every pass draws fresh pairs of these kinds:
   asked for with no changes;
 - random (`--random`, per crossover): 20-120 random word-like vocabulary tokens, asked for with no
   changes: no memory can answer it, only a copy.
+
+`--short` trains instead on short copies without any prompt: 10-20 random token ids, a fence, and
+the same ids again (the task on which a model's copying forms fastest; it forgets the house style).
 
 Before and after training it prints the mean loss per completion token on 40 fresh pairs of the
 crossover, snippet and random kinds: a model that copies from its prompt gets near 0 on snippet and
@@ -100,6 +105,18 @@ def draw_pairs(corpus, tokenizer, rng: random.Random, files: float, snippets: fl
     return kinds
 
 
+def short_copies(tokenizer, rng: random.Random, n: int = 4000) -> list:
+    """`n` sequences of 10-20 random token ids, a fence, the same ids again; only the repeat is predicted."""
+    from nngpt_core.llm.bootstrap.train import Example
+
+    fence = tokenizer.convert_tokens_to_ids("```")
+    examples = []
+    for _ in range(n):
+        ids = [rng.randrange(10, len(tokenizer)) for _ in range(rng.randint(10, 20))]
+        examples.append(Example(ids + [fence] + ids + [tokenizer.eos_token_id], len(ids) + 1))
+    return examples
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=ROOT / "models/bootstrap", help="Checkpoint to continue.")
@@ -112,6 +129,7 @@ def main() -> None:
     parser.add_argument("--snippets", type=float, default=0.0, help="Snippet copy pairs per crossover pair.")
     parser.add_argument("--random", type=float, default=0.0, help="Random-token copy pairs per crossover pair.")
     parser.add_argument("--no-mutations", dest="mutations", action="store_false", help="Leave out the mutation examples.")
+    parser.add_argument("--short", action="store_true", help="Train on short random-token copies only (no prompt).")
     parser.add_argument("--eval-only", action="store_true", help="Only print the copy losses of --model.")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
@@ -135,7 +153,8 @@ def main() -> None:
     tokenizer = PreTrainedTokenizerFast.from_pretrained(args.corpus)
     recipe = json.loads((args.corpus / "training.json").read_text())["settings"]
     settings = BootstrapSettings(**{**recipe, "out": args.out or args.model, "minutes": args.minutes, "steps": None,
-                                    "learning_rate": args.lr, "warmup_steps": 20, "bf16_autocast": None, "threads": args.threads})
+                                    "learning_rate": args.lr, "warmup_steps": 20, "bf16_autocast": None, "threads": args.threads,
+                                    "batch_tokens": 2048 if args.short else recipe["batch_tokens"]})
     model = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.float32)
     probe = draw_pairs(corpus, tokenizer, random.Random("probe"), 0.0, 1.0, 1.0, False)
 
@@ -150,6 +169,8 @@ def main() -> None:
         return
 
     def epoch(k: int):
+        if args.short:
+            return short_copies(tokenizer, random.Random(f"pass {k}")), short_copies(tokenizer, random.Random("holdout"), 200)
         kinds = draw_pairs(corpus, tokenizer, random.Random(f"pass {k}"), args.files, args.snippets, args.random, args.mutations)
         pairs = [pair for group in kinds.values() for pair in group]
         random.Random(k).shuffle(pairs)

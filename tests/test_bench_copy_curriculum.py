@@ -11,7 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from copy_curriculum import draw_pairs, remap_integers  # noqa: E402
+from copy_curriculum import draw_pairs, remap_integers, short_copies  # noqa: E402
 from copy_probe import INTEGER  # noqa: E402
 
 
@@ -44,3 +44,15 @@ def test_copy_pairs_can_be_answered_only_from_the_prompt_and_change_every_pass()
     for pair in first["crossover"][:30]:  # every number of the hybrid is one the prompt shows
         assert set(INTEGER.findall(pair["completion"])) <= set(INTEGER.findall(pair["prompt"]))
     assert first["snippet"][0] != second["snippet"][0] and first["crossover"][0] != second["crossover"][0]
+
+
+def test_short_copies_predict_only_the_repeat():
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = PreTrainedTokenizerFast.from_pretrained(ROOT / "models/bootstrap")
+    examples = short_copies(tokenizer, random.Random(0), n=50)
+    assert len({tuple(example) for example in examples}) == 50
+    for example in examples:
+        shown = example[: example.prompt_tokens - 1]
+        assert 10 <= len(shown) <= 20 and example[example.prompt_tokens:-1] == shown
+        assert example[-1] == tokenizer.eos_token_id
