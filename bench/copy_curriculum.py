@@ -6,7 +6,7 @@
     .venv/bin/python bench/copy_curriculum.py --model /tmp/c2 --out /tmp/c3 --minutes 15 --snippets 3 --random 4 --no-mutations
     .venv/bin/python bench/copy_curriculum.py --model /tmp/c3 --out /tmp/c4 --minutes 12 --random 3 --no-mutations
     .venv/bin/python bench/copy_probe.py --model /tmp/c4                        # then the probe on the result
-    .venv/bin/python bench/copy_curriculum.py --short --out /tmp/s1 --minutes 6   # copying first, then the style
+    .venv/bin/python bench/copy_curriculum.py --short --out /tmp/s1 --minutes 6 --lr 2e-3   # copying first, then the style
     .venv/bin/python bench/copy_curriculum.py --model /tmp/s1 --out /tmp/s2 --minutes 13 --snippets 2 --random 1 --files 0.5
 
 bench/copy_probe.py shows that the shipped model writes the donor block it memorized, never the one
